@@ -1,0 +1,184 @@
+import * as crypto from 'node:crypto';
+import * as sodium from 'sodium-native';
+import { ProtocolError } from '../errors';
+import { parseRtpHeader, rtpHeaderSize, stripRtpExtras, type RtpHeader } from './rtp';
+
+/**
+ * Transport encryption modes Discord accepts today (Discord docs, "Voice Connections" →
+ * "Transport Encryption Modes"; the xsalsa20 modes were removed in November 2024).
+ */
+export type EncryptionMode = 'aead_aes256_gcm_rtpsize' | 'aead_xchacha20_poly1305_rtpsize';
+
+/** Both supported modes, in rxvoice's order of preference (AES-GCM first, as Discord recommends). */
+export const SUPPORTED_ENCRYPTION_MODES: readonly EncryptionMode[] = [
+  'aead_aes256_gcm_rtpsize',
+  'aead_xchacha20_poly1305_rtpsize',
+];
+
+/** Whether `mode` is one rxvoice can speak. */
+export function isEncryptionMode(mode: string): mode is EncryptionMode {
+  return (SUPPORTED_ENCRYPTION_MODES as readonly string[]).includes(mode);
+}
+
+/** Whether this Node build has AES-256-GCM in node:crypto. */
+export function hasAes256Gcm(): boolean {
+  return crypto.getCiphers().includes('aes-256-gcm');
+}
+
+/** AEAD tag length, bytes (both modes). */
+export const AEAD_TAG_SIZE = 16;
+/** The nonce counter appended to every packet, bytes (big-endian u32). */
+export const NONCE_SUFFIX_SIZE = 4;
+/** Secret key length from SESSION_DESCRIPTION, bytes. */
+export const SECRET_KEY_SIZE = 32;
+
+/** Result of {@link TransportCipher.open}. */
+export interface OpenedPacket {
+  /** The RTP header as parsed from the unencrypted part. */
+  header: RtpHeader;
+  /**
+   * The media payload (Opus, or a DAVE frame) with the encrypted extension body and RTP
+   * padding stripped. A view into a fresh buffer owned by the caller.
+   */
+  payload: Buffer;
+  /** The 32-bit nonce counter the sender appended. */
+  nonce: number;
+}
+
+/**
+ * Seals and opens RTP packets for one `*_rtpsize` mode and secret key.
+ *
+ * Packet layout (Discord docs, "Transport Encryption Modes"): `header ‖ ciphertext ‖
+ * 16-byte tag ‖ u32 BE nonce counter`, where `header` is the unencrypted RTP header
+ * (12 bytes + 4 × CSRC count + 4-byte extension header if X) and also the AAD. The
+ * AEAD nonce is the counter followed by zeros: 12 bytes for AES-256-GCM, 24 for XChaCha20.
+ */
+export interface TransportCipher {
+  readonly mode: EncryptionMode;
+  /**
+   * Encrypts `payload` (extension body, if any, ‖ Opus frame) under `header` as AAD.
+   * Allocates only the returned packet (`header.length + payload.length + 20` bytes).
+   * @param nonce 32-bit counter, incremented by the caller per packet (wraps at 2^32).
+   */
+  seal(header: Uint8Array, payload: Uint8Array, nonce: number): Buffer;
+  /**
+   * Authenticates and decrypts a packet.
+   * @throws {ProtocolError} `RTP_TOO_SHORT`, `RTP_BAD_VERSION`, `CRYPTO_PACKET_TOO_SHORT`,
+   *   `CRYPTO_AUTH_FAILED` (wrong key, tampered or truncated packet) or `RTP_BAD_PADDING`.
+   */
+  open(packet: Uint8Array): OpenedPacket;
+}
+
+/**
+ * Creates the cipher for `mode` and the 32-byte `secretKey` from SESSION_DESCRIPTION.
+ * @throws {ProtocolError} `CRYPTO_UNKNOWN_MODE` or `CRYPTO_BAD_KEY`.
+ */
+export function createTransportCipher(mode: string, secretKey: Uint8Array): TransportCipher {
+  if (!isEncryptionMode(mode)) {
+    throw new ProtocolError(
+      'CRYPTO_UNKNOWN_MODE',
+      `unsupported encryption mode "${mode}"; rxvoice supports ${SUPPORTED_ENCRYPTION_MODES.join(', ')}`,
+    );
+  }
+  if (secretKey.length !== SECRET_KEY_SIZE) {
+    throw new ProtocolError('CRYPTO_BAD_KEY', `secret key must be ${SECRET_KEY_SIZE} bytes, got ${secretKey.length}`);
+  }
+  const key = Buffer.from(secretKey); // private copy
+  return mode === 'aead_aes256_gcm_rtpsize' ? new AesGcmCipher(key) : new XChaChaCipher(key);
+}
+
+abstract class BaseCipher implements TransportCipher {
+  abstract readonly mode: EncryptionMode;
+  protected readonly nonceBuf: Buffer;
+
+  constructor(protected readonly key: Buffer, nonceSize: number) {
+    this.nonceBuf = Buffer.alloc(nonceSize);
+  }
+
+  seal(header: Uint8Array, payload: Uint8Array, nonce: number): Buffer {
+    const hl = header.length;
+    const out = Buffer.allocUnsafe(hl + payload.length + AEAD_TAG_SIZE + NONCE_SUFFIX_SIZE);
+    out.set(header, 0);
+    this.nonceBuf.writeUInt32BE(nonce >>> 0, 0);
+    this.sealInto(out, hl, header, payload);
+    out.writeUInt32BE(nonce >>> 0, out.length - NONCE_SUFFIX_SIZE);
+    return out;
+  }
+
+  open(packet: Uint8Array): OpenedPacket {
+    const hl = rtpHeaderSize(packet);
+    if (packet.length < hl + AEAD_TAG_SIZE + NONCE_SUFFIX_SIZE) {
+      throw new ProtocolError(
+        'CRYPTO_PACKET_TOO_SHORT',
+        `packet of ${packet.length} bytes cannot hold a ${hl}-byte header, a 16-byte tag and a 4-byte nonce`,
+      );
+    }
+    const { header } = parseRtpHeader(packet);
+    const buf = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+    const nonceAt = buf.length - NONCE_SUFFIX_SIZE;
+    const nonce = buf.readUInt32BE(nonceAt);
+    this.nonceBuf.writeUInt32BE(nonce, 0);
+    const plain = this.openFrom(buf.subarray(0, hl), buf.subarray(hl, nonceAt));
+    const payload = stripRtpExtras(header, plain) as Buffer;
+    return { header, payload, nonce };
+  }
+
+  /** Writes ciphertext ‖ tag into `out` at `at`. */
+  protected abstract sealInto(out: Buffer, at: number, aad: Uint8Array, plain: Uint8Array): void;
+  /** Decrypts `sealed` (ciphertext ‖ tag) into a fresh buffer. */
+  protected abstract openFrom(aad: Buffer, sealed: Buffer): Buffer;
+}
+
+class AesGcmCipher extends BaseCipher {
+  readonly mode = 'aead_aes256_gcm_rtpsize' as const;
+
+  constructor(key: Buffer) {
+    super(key, 12);
+  }
+
+  protected sealInto(out: Buffer, at: number, aad: Uint8Array, plain: Uint8Array): void {
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.key, this.nonceBuf, { authTagLength: AEAD_TAG_SIZE });
+    cipher.setAAD(aad);
+    const ct = cipher.update(plain);
+    ct.copy(out, at);
+    cipher.final();
+    cipher.getAuthTag().copy(out, at + ct.length);
+  }
+
+  protected openFrom(aad: Buffer, sealed: Buffer): Buffer {
+    const ctEnd = sealed.length - AEAD_TAG_SIZE;
+    const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, this.nonceBuf, { authTagLength: AEAD_TAG_SIZE });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(ctEnd));
+    const plain = decipher.update(sealed.subarray(0, ctEnd));
+    try {
+      decipher.final();
+    } catch (cause) {
+      throw new ProtocolError('CRYPTO_AUTH_FAILED', 'AES-256-GCM authentication failed', { cause });
+    }
+    return plain;
+  }
+}
+
+class XChaChaCipher extends BaseCipher {
+  readonly mode = 'aead_xchacha20_poly1305_rtpsize' as const;
+
+  constructor(key: Buffer) {
+    super(key, 24);
+  }
+
+  protected sealInto(out: Buffer, at: number, aad: Uint8Array, plain: Uint8Array): void {
+    const c = out.subarray(at, at + plain.length + AEAD_TAG_SIZE);
+    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(c, plain, aad, null, this.nonceBuf, this.key);
+  }
+
+  protected openFrom(aad: Buffer, sealed: Buffer): Buffer {
+    const plain = Buffer.allocUnsafe(sealed.length - AEAD_TAG_SIZE);
+    try {
+      sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(plain, null, sealed, aad, this.nonceBuf, this.key);
+    } catch (cause) {
+      throw new ProtocolError('CRYPTO_AUTH_FAILED', 'XChaCha20-Poly1305 authentication failed', { cause });
+    }
+    return plain;
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * `rxvoice/testing`: a local emulator of Discord's voice server for offline tests, and
+ * audio analysis helpers.
+ */
+export { startVoiceServer } from './startVoiceServer';
+export type * from './VoiceServer';
+export * from './audio';
