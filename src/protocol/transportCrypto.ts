@@ -91,8 +91,16 @@ abstract class BaseCipher implements TransportCipher {
   abstract readonly mode: EncryptionMode;
   protected readonly nonceBuf: Buffer;
 
-  constructor(protected readonly key: Buffer, nonceSize: number) {
+  /** JS-private, so the key never shows up in JSON, logs or `util.inspect`. */
+  readonly #key: Buffer;
+
+  constructor(key: Buffer, nonceSize: number) {
+    this.#key = key;
     this.nonceBuf = Buffer.alloc(nonceSize);
+  }
+
+  protected get key(): Buffer {
+    return this.#key;
   }
 
   seal(header: Uint8Array, payload: Uint8Array, nonce: number): Buffer {

@@ -1,6 +1,9 @@
 import { checkChannels, checkSampleRate } from './internal/pcm';
 import { RxVoiceError } from '../../errors';
 
+// Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
+const { round: mathRound, sin: mathSin } = Math;
+
 /** Options of {@link generateTone}. */
 export interface GenerateToneOptions {
   /** Tone frequency, Hz. */
@@ -50,7 +53,7 @@ export function generateTone(options: GenerateToneOptions): Buffer {
   const scale = amplitude * 32767;
   let offset = 0;
   for (let i = 0; i < frames; i++) {
-    let s = Math.round(scale * Math.sin(step * i + phase));
+    let s = mathRound(scale * mathSin(step * i + phase));
     if (s > 32767) s = 32767;
     else if (s < -32768) s = -32768;
     for (let c = 0; c < channels; c++) {

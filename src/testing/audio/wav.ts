@@ -19,6 +19,10 @@ const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 const HEADER_SIZE = 44;
 
+// Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
+const { round: mathRound } = Math;
+const { isNaN: numberIsNaN } = Number;
+
 /**
  * Wraps s16le interleaved PCM in a canonical 44-byte RIFF/WAVE header (`fmt ` chunk of
  * 16 bytes, format 1 = integer PCM, 16 bits per sample, then one `data` chunk).
@@ -98,8 +102,8 @@ function readFmt(view: DataView, offset: number, size: number): FmtChunk {
 }
 
 function clampToInt16(v: number): number {
-  if (Number.isNaN(v)) return 0;
-  const s = Math.round(v * 32768);
+  if (numberIsNaN(v)) return 0;
+  const s = mathRound(v * 32768);
   return s > 32767 ? 32767 : s < -32768 ? -32768 : s;
 }
 

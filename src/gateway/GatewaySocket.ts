@@ -1,0 +1,77 @@
+import { Observable, Subject } from 'rxjs';
+import WebSocket from 'ws';
+import { ProtocolError } from '../errors';
+import { encodeVoiceMessage, parseServerBinaryFrame, parseVoiceMessage, type VoiceMessage } from '../protocol/opcodes';
+
+/** What a gateway socket reports. */
+export type GatewaySocketEvent =
+  | { type: 'open' }
+  | { type: 'message'; message: VoiceMessage }
+  | { type: 'binary'; seq: number; op: number; payload: Buffer }
+  /** A frame that did not parse: reported, never fatal. */
+  | { type: 'bad-frame'; error: ProtocolError }
+  | { type: 'close'; code: number; reason: string };
+
+/** One WebSocket to the voice gateway, as the connection machine sees it. */
+export interface GatewaySocket {
+  readonly events$: Observable<GatewaySocketEvent>;
+  /** Sends a JSON message or a binary frame; dropped when the socket is not open. */
+  send(data: VoiceMessage | Buffer): void;
+  /** Closes with `code` (1000 ends the session; 4000 keeps it resumable). */
+  close(code: number): void;
+}
+
+/** TLS options for `wss://` (e.g. the emulator's self-signed certificate). */
+export interface GatewayTlsOptions {
+  ca?: string | Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+/**
+ * Opens a voice gateway WebSocket with `ws`. Text frames are parsed as JSON messages;
+ * binary frames as server DAVE frames `[u16 seq][u8 op][payload]`. Errors become a
+ * `close` event (code 1006 when the socket never opened or dropped).
+ */
+export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): GatewaySocket {
+  const events = new Subject<GatewaySocketEvent>();
+  const ws = new WebSocket(url, { ...tls, handshakeTimeout: 15_000, perMessageDeflate: false });
+  let closed = false;
+  const finish = (code: number, reason: string): void => {
+    if (closed) return;
+    closed = true;
+    events.next({ type: 'close', code, reason });
+    events.complete();
+  };
+  ws.on('open', () => events.next({ type: 'open' }));
+  ws.on('message', (data, isBinary) => {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    try {
+      if (isBinary) {
+        const frame = parseServerBinaryFrame(buf);
+        events.next({ type: 'binary', seq: frame.seq, op: frame.op, payload: frame.payload });
+      } else {
+        events.next({ type: 'message', message: parseVoiceMessage(buf.toString('utf8')) });
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) events.next({ type: 'bad-frame', error: err });
+      else throw err;
+    }
+  });
+  ws.on('close', (code, reason) => finish(code, reason.toString()));
+  ws.on('error', (err) => {
+    finish(1006, err.message);
+    ws.terminate();
+  });
+  return {
+    events$: events.asObservable(),
+    send(data) {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(Buffer.isBuffer(data) ? data : encodeVoiceMessage(data));
+    },
+    close(code) {
+      if (ws.readyState === WebSocket.OPEN) ws.close(code);
+      else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+      finish(code, 'closed by client');
+    },
+  };
+}

@@ -1,0 +1,333 @@
+import {
+  asyncScheduler,
+  distinctUntilChanged,
+  filter,
+  firstValueFrom,
+  map,
+  merge,
+  type Observable,
+  scan,
+  shareReplay,
+  startWith,
+  take,
+  timer,
+  type SchedulerLike,
+} from 'rxjs';
+import { RxVoiceError } from '../errors';
+import { VoiceOpcode, type SpeakingData, type VoiceMessage } from '../protocol/opcodes';
+import {
+  createTransportCipher,
+  hasAes256Gcm,
+  SUPPORTED_ENCRYPTION_MODES,
+  type EncryptionMode,
+  type TransportCipher,
+} from '../protocol/transportCrypto';
+import { startConnectionMachine, type ConnectionDrivers } from './connectionMachine';
+import { initialConnectionModel, type ConnectionConfig, type ConnectionModel } from './connectionReducer';
+import { openGatewaySocket, type GatewayTlsOptions } from './GatewaySocket';
+import { VoiceConnectionError } from './VoiceConnectionError';
+import type { VoiceConnectionState } from './VoiceConnectionState';
+import { openVoiceUdpSocket, type VoiceUdpSocket } from './VoiceUdpSocket';
+
+/** A log line from a connection. Never contains the token or the secret key. */
+export interface VoiceLogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** Options of {@link connectVoice}. */
+export interface ConnectVoiceOptions {
+  /**
+   * The voice server: as Discord's VOICE_SERVER_UPDATE gives it (`host:port`, no scheme →
+   * `wss://host:port/?v=8`), or a full `ws://` / `wss://` URL used as given (local emulators).
+   */
+  endpoint: string;
+  /** Guild id (`server_id` in IDENTIFY). */
+  serverId: string;
+  userId: string;
+  /** From VOICE_STATE_UPDATE. */
+  sessionId: string;
+  /** From VOICE_SERVER_UPDATE. */
+  token: string;
+  channelId: string;
+  /** Encryption modes to accept, in order of preference. Default AES-256-GCM (if node:crypto has it), then XChaCha20. */
+  modes?: readonly EncryptionMode[];
+  /**
+   * DAVE end-to-end encryption. Default true (`max_dave_protocol_version: 1`). Set false
+   * only for servers that allow plain channels: Discord closes such clients with 4017.
+   */
+  dave?: boolean;
+  /** Retry limits: attempts (default 8), total time (default 60000 ms), backoff (default 500 → 15000 ms). */
+  reconnect?: { maxAttempts?: number; maxTimeMs?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** TLS options for `wss://` (e.g. `{ ca: server.certificate }` for the emulator). */
+  tls?: GatewayTlsOptions;
+  /** Scheduler for heartbeats, backoff and keep-alives (tests). Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+  /** Log hook. */
+  logger?: (entry: VoiceLogEntry) => void;
+  /** Replace the I/O (tests). */
+  drivers?: Partial<ConnectionDrivers>;
+}
+
+/** An op 5 SPEAKING from the server: which user owns an SSRC, and their speaking flags. */
+export interface SpeakingEvent {
+  userId: string;
+  ssrc: number;
+  /** Bit field: 1 microphone, 2 soundshare, 4 priority; 0 = stopped. */
+  speaking: number;
+}
+
+/** What the media plane needs from a ready connection (used by sinks and receivers). */
+export interface VoiceTransport {
+  readonly ssrc: number;
+  readonly mode: EncryptionMode;
+  /** Cipher for this session's key (the key itself is not exposed). */
+  readonly cipher: TransportCipher;
+  readonly udp: VoiceUdpSocket;
+}
+
+/** A voice connection, from {@link connectVoice}. */
+export interface VoiceConnection {
+  /** The current state, replayed to new subscribers; completes after `destroyed`. */
+  readonly state$: Observable<VoiceConnectionState>;
+  /** The current state. */
+  readonly state: VoiceConnectionState;
+  /** Heartbeat round trip, ms, once per ACK. */
+  readonly ping$: Observable<number>;
+  /** Op 5 SPEAKING from other users (SSRC ↔ user id). */
+  readonly speaking$: Observable<SpeakingEvent>;
+  /** User ids in the channel (ops 11/13 and 5), replayed; resets with a new session. */
+  readonly clients$: Observable<ReadonlySet<string>>;
+  /** Every JSON gateway message from the server, for custom operators. */
+  readonly messages$: Observable<VoiceMessage>;
+  /** Media access while ready (null otherwise). */
+  readonly transport: VoiceTransport | null;
+  /** Resolves with the `ready` state; rejects with the `VoiceConnectionError` if it ends in `disconnected` or `destroyed` first. */
+  ready(timeoutMs?: number): Promise<Extract<VoiceConnectionState, { status: 'ready' }>>;
+  /** Sends op 5 SPEAKING with these flags (true = microphone, false = 0) now, and again after each new session. */
+  setSpeaking(flags: number | boolean): void;
+  /** Feeds a VOICE_SERVER_UPDATE (new endpoint/token → connect there). `null` endpoint: wait for the next. */
+  updateServer(update: { endpoint: string | null; token: string }): void;
+  /** Feeds a VOICE_STATE_UPDATE (new session id → re-identify; channel id is tracked). */
+  updateSession(update: { sessionId: string; channelId: string }): void;
+  /** From `disconnected`, start over. */
+  rejoin(): void;
+  /** Closes everything (WebSocket with 1000, UDP socket). Idempotent. */
+  destroy(): void;
+}
+
+/** Turns an endpoint as Discord sends it into the gateway URL (v8). */
+export function voiceGatewayUrl(endpoint: string): string {
+  if (/^wss?:\/\//i.test(endpoint)) return endpoint;
+  const host = endpoint.replace(/\/+$/, '');
+  return `wss://${host}/?v=8`;
+}
+
+function check(value: string, name: string): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new VoiceConnectionError('BAD_OPTIONS', `connectVoice: "${name}" must be a non-empty string`);
+  }
+}
+
+/** The public view of the model (no secrets). */
+function publicState(m: ConnectionModel): VoiceConnectionState {
+  return m.state;
+}
+
+/**
+ * Connects to a Discord voice server and keeps the connection alive: heartbeats with
+ * `seq_ack`, resume on 4015 / network loss / 3 missed ACKs, re-identify on 4006/4009,
+ * bounded exponential backoff with jitter, and a typed {@link VoiceConnectionError} in the
+ * `disconnected` state on final close codes (4004, 4014, 4017, 4021, 4022…).
+ *
+ * The connection is a pure reducer (`reduceConnection`) plus effects keyed on its model
+ * (`startConnectionMachine`). Facts: Discord docs, "Voice Connections".
+ *
+ * @throws {VoiceConnectionError} `BAD_OPTIONS` for empty ids, or when no mode is left.
+ * @example
+ * ```ts
+ * const conn = connectVoice({ endpoint, serverId: guildId, userId, sessionId, token, channelId });
+ * conn.state$.subscribe((s) => console.log(s.status));
+ * await conn.ready();
+ * ```
+ */
+export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
+  for (const k of ['serverId', 'userId', 'sessionId', 'token', 'channelId'] as const) check(options[k], k);
+  const modes = (options.modes ?? SUPPORTED_ENCRYPTION_MODES).filter(
+    (m) => m !== 'aead_aes256_gcm_rtpsize' || hasAes256Gcm(),
+  );
+  if (modes.length === 0) {
+    throw new VoiceConnectionError('BAD_OPTIONS', 'connectVoice: no usable encryption mode (AES-256-GCM missing from node:crypto?)');
+  }
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const log = options.logger ?? (() => undefined);
+  const r = options.reconnect ?? {};
+  const endpoint = options.endpoint ?? '';
+  const config: ConnectionConfig = {
+    url: endpoint ? voiceGatewayUrl(endpoint) : '',
+    endpoint,
+    serverId: options.serverId,
+    userId: options.userId,
+    sessionId: options.sessionId,
+    token: options.token,
+    channelId: options.channelId,
+    modes,
+    maxDaveProtocolVersion: options.dave === false ? 0 : 1,
+    maxAttempts: r.maxAttempts ?? 8,
+    maxReconnectMs: r.maxTimeMs ?? 60_000,
+    baseDelayMs: r.baseDelayMs ?? 500,
+    maxDelayMs: r.maxDelayMs ?? 15_000,
+  };
+  const drivers: ConnectionDrivers = {
+    openSocket: options.drivers?.openSocket ?? ((url) => openGatewaySocket(url, options.tls)),
+    openUdp: options.drivers?.openUdp ?? openVoiceUdpSocket,
+    random: options.drivers?.random,
+  };
+  const machine = startConnectionMachine(initialConnectionModel(config), drivers, scheduler);
+
+  const state$ = machine.model$.pipe(map(publicState), distinctUntilChanged(), shareReplay({ bufferSize: 1, refCount: false }));
+  const stateSub = state$.subscribe((s) => {
+    const { status } = s;
+    const data: Record<string, unknown> = { ...s };
+    if (s.status === 'disconnected') data.error = s.error.toJSON();
+    log({ level: status === 'disconnected' ? 'error' : status === 'reconnecting' ? 'warn' : 'info', message: `state ${status}`, data });
+  });
+  const messages$ = machine.frames$.pipe(
+    filter((e): e is Extract<typeof e, { type: 'message' }> => e.type === 'message'),
+    map((e) => e.message),
+  );
+  const badFrames = machine.frames$.subscribe((e) => {
+    if (e.type === 'bad-frame') log({ level: 'warn', message: `ignored a gateway frame: ${e.error.message}`, data: { code: e.error.code } });
+  });
+  const ping$ = machine.model$.pipe(
+    map((m) => m.ping),
+    distinctUntilChanged(),
+    filter((p): p is NonNullable<typeof p> => p !== null),
+    map((p) => p.rttMs),
+  );
+  const speaking$ = messages$.pipe(
+    filter((m) => m.op === VoiceOpcode.Speaking),
+    map((m) => m.d as Partial<SpeakingData>),
+    filter((d): d is SpeakingData & { user_id: string } => typeof d?.user_id === 'string' && typeof d.ssrc === 'number'),
+    map((d) => ({ userId: d.user_id, ssrc: d.ssrc, speaking: typeof d.speaking === 'number' ? d.speaking : 0 })),
+  );
+  type ClientsAction = { kind: 'reset' } | { kind: 'add'; ids: string[] } | { kind: 'remove'; id: string };
+  const clients$ = merge(
+    messages$.pipe(
+      map((m): ClientsAction | null => {
+        const d = m.d as Record<string, unknown> | null;
+        if (m.op === VoiceOpcode.Ready) return { kind: 'reset' };
+        if (m.op === VoiceOpcode.ClientsConnect && Array.isArray(d?.user_ids)) {
+          return { kind: 'add', ids: d.user_ids.filter((x): x is string => typeof x === 'string') };
+        }
+        if (m.op === VoiceOpcode.Speaking && typeof d?.user_id === 'string') return { kind: 'add', ids: [d.user_id] };
+        if (m.op === VoiceOpcode.ClientDisconnect && typeof d?.user_id === 'string') return { kind: 'remove', id: d.user_id };
+        return null;
+      }),
+      filter((a): a is ClientsAction => a !== null),
+    ),
+  ).pipe(
+    scan((set: ReadonlySet<string>, a: ClientsAction) => {
+      if (a.kind === 'reset') return new Set<string>();
+      const next = new Set(set);
+      if (a.kind === 'add') a.ids.forEach((id) => next.add(id));
+      else next.delete(a.id);
+      return next;
+    }, new Set<string>()),
+    startWith(new Set<string>() as ReadonlySet<string>),
+    shareReplay({ bufferSize: 1, refCount: false }),
+  );
+  const clientsSub = clients$.subscribe();
+
+  // Transport for the media plane: one cipher per secret key.
+  let transport: VoiceTransport | null = null;
+  let transportKey: Uint8Array | null = null;
+  let speakingFlags: number | null = null;
+  const transportSub = machine.model$.subscribe((m) => {
+    if (m.state.status !== 'ready' || !m.secretKey || !m.mode || !m.session || !machine.udp) {
+      if (m.state.status === 'destroyed' || m.state.status === 'disconnected' || m.state.status === 'connecting') {
+        transport = null;
+        transportKey = null;
+      }
+      return;
+    }
+    if (m.secretKey !== transportKey || transport?.udp !== machine.udp) {
+      transportKey = m.secretKey;
+      transport = { ssrc: m.session.ssrc, mode: m.mode, cipher: createTransportCipher(m.mode, m.secretKey), udp: machine.udp };
+      if (speakingFlags !== null) sendSpeaking(speakingFlags);
+    }
+  });
+
+  const sendSpeaking = (flags: number): void => {
+    const s = machine.model.state;
+    if (s.status !== 'ready') return;
+    machine.send({ op: VoiceOpcode.Speaking, d: { speaking: flags, delay: 0, ssrc: s.ssrc } });
+  };
+
+  let destroyed = false;
+  const destroy = (): void => {
+    if (destroyed) return;
+    destroyed = true;
+    machine.dispatch({ type: 'destroy', at: scheduler.now() });
+    transportSub.unsubscribe();
+    clientsSub.unsubscribe();
+    badFrames.unsubscribe();
+    stateSub.unsubscribe();
+    machine.stop();
+  };
+
+  return {
+    state$,
+    get state() {
+      return publicState(machine.model);
+    },
+    ping$,
+    speaking$,
+    clients$,
+    messages$,
+    get transport() {
+      return machine.model.state.status === 'ready' ? transport : null;
+    },
+    ready(timeoutMs = 30_000) {
+      return firstValueFrom(
+        merge(
+          state$,
+          timer(timeoutMs, scheduler).pipe(
+            map((): never => {
+              throw new RxVoiceError('READY_TIMEOUT', `voice connection not ready after ${timeoutMs} ms`);
+            }),
+          ),
+        ).pipe(
+          filter((s) => s.status === 'ready' || s.status === 'disconnected' || s.status === 'destroyed'),
+          take(1),
+          map((s) => {
+            if (s.status === 'ready') return s;
+            if (s.status === 'disconnected') throw s.error;
+            throw new VoiceConnectionError('CLOSED', 'voice connection destroyed before it was ready');
+          }),
+        ),
+      );
+    },
+    setSpeaking(flags) {
+      speakingFlags = typeof flags === 'boolean' ? (flags ? 1 : 0) : flags;
+      sendSpeaking(speakingFlags);
+    },
+    updateServer({ endpoint: ep, token }) {
+      machine.dispatch({
+        type: 'server-update',
+        url: ep ? voiceGatewayUrl(ep) : '',
+        endpoint: ep ?? '',
+        token,
+        at: scheduler.now(),
+      });
+    },
+    updateSession({ sessionId, channelId }) {
+      machine.dispatch({ type: 'session-update', sessionId, channelId, at: scheduler.now() });
+    },
+    rejoin() {
+      machine.dispatch({ type: 'rejoin', at: scheduler.now() });
+    },
+    destroy,
+  };
+}

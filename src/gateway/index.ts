@@ -1,0 +1,13 @@
+export { connectVoice, voiceGatewayUrl } from './connectVoice';
+export type { ConnectVoiceOptions, SpeakingEvent, VoiceConnection, VoiceLogEntry, VoiceTransport } from './connectVoice';
+export { VoiceConnectionError } from './VoiceConnectionError';
+export type { VoiceConnectionErrorCode } from './VoiceConnectionError';
+export type { UdpAddress, VoiceConnectionState, VoiceConnectionStatus } from './VoiceConnectionState';
+export { reduceConnection, initialConnectionModel, chooseEncryptionMode } from './connectionReducer';
+export type { ConnectionConfig, ConnectionEvent, ConnectionModel } from './connectionReducer';
+export { startConnectionMachine } from './connectionMachine';
+export type { ConnectionDrivers, ConnectionMachine } from './connectionMachine';
+export { openGatewaySocket } from './GatewaySocket';
+export type { GatewaySocket, GatewaySocketEvent, GatewayTlsOptions } from './GatewaySocket';
+export { openVoiceUdpSocket } from './VoiceUdpSocket';
+export type { VoiceUdpSocket, IpDiscoveryOptions } from './VoiceUdpSocket';

@@ -1,0 +1,3 @@
+/** rxvoice: Discord voice on RxJS observables. */
+export * from './errors';
+export * from './gateway';
