@@ -2,18 +2,14 @@ import {
   asyncScheduler,
   distinctUntilChanged,
   filter,
-  firstValueFrom,
   map,
   merge,
   type Observable,
   scan,
   shareReplay,
   startWith,
-  take,
-  timer,
   type SchedulerLike,
 } from 'rxjs';
-import { RxVoiceError } from '../errors';
 import { VoiceOpcode, type SpeakingData, type VoiceMessage } from '../protocol/opcodes';
 import {
   createTransportCipher,
@@ -26,6 +22,7 @@ import { startConnectionMachine, type ConnectionDrivers } from './connectionMach
 import { initialConnectionModel, type ConnectionConfig, type ConnectionModel } from './connectionReducer';
 import { openGatewaySocket, type GatewayTlsOptions } from './GatewaySocket';
 import { VoiceConnectionError } from './VoiceConnectionError';
+import { waitForReady, type ReadyState } from './waitForReady';
 import type { VoiceConnectionState } from './VoiceConnectionState';
 import { openVoiceUdpSocket, type VoiceUdpSocket } from './VoiceUdpSocket';
 
@@ -104,7 +101,7 @@ export interface VoiceConnection {
   /** Media access while ready (null otherwise). */
   readonly transport: VoiceTransport | null;
   /** Resolves with the `ready` state; rejects with the `VoiceConnectionError` if it ends in `disconnected` or `destroyed` first. */
-  ready(timeoutMs?: number): Promise<Extract<VoiceConnectionState, { status: 'ready' }>>;
+  ready(timeoutMs?: number): Promise<ReadyState>;
   /** Sends op 5 SPEAKING with these flags (true = microphone, false = 0) now, and again after each new session. */
   setSpeaking(flags: number | boolean): void;
   /** Feeds a VOICE_SERVER_UPDATE (new endpoint/token → connect there). `null` endpoint: wait for the next. */
@@ -289,26 +286,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     get transport() {
       return machine.model.state.status === 'ready' ? transport : null;
     },
-    ready(timeoutMs = 30_000) {
-      return firstValueFrom(
-        merge(
-          state$,
-          timer(timeoutMs, scheduler).pipe(
-            map((): never => {
-              throw new RxVoiceError('READY_TIMEOUT', `voice connection not ready after ${timeoutMs} ms`);
-            }),
-          ),
-        ).pipe(
-          filter((s) => s.status === 'ready' || s.status === 'disconnected' || s.status === 'destroyed'),
-          take(1),
-          map((s) => {
-            if (s.status === 'ready') return s;
-            if (s.status === 'disconnected') throw s.error;
-            throw new VoiceConnectionError('CLOSED', 'voice connection destroyed before it was ready');
-          }),
-        ),
-      );
-    },
+    ready: (timeoutMs = 30_000) => waitForReady(state$, timeoutMs, scheduler),
     setSpeaking(flags) {
       speakingFlags = typeof flags === 'boolean' ? (flags ? 1 : 0) : flags;
       sendSpeaking(speakingFlags);

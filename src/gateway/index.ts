@@ -11,3 +11,13 @@ export { openGatewaySocket } from './GatewaySocket';
 export type { GatewaySocket, GatewaySocketEvent, GatewayTlsOptions } from './GatewaySocket';
 export { openVoiceUdpSocket } from './VoiceUdpSocket';
 export type { VoiceUdpSocket, IpDiscoveryOptions } from './VoiceUdpSocket';
+export { joinVoiceChannel } from './joinVoiceChannel';
+export type {
+  DiscordGatewayAdapterCreator,
+  DiscordGatewayAdapterImplementerMethods,
+  DiscordGatewayAdapterLibraryMethods,
+} from './joinVoiceChannel';
+export { joinVoiceChannelFrom } from './joinVoiceChannelFrom';
+export type { JoinOptions, MainGatewayLink, VoiceServerUpdateData, VoiceStateUpdateData, VoiceStateUpdatePayload } from './joinVoiceChannelFrom';
+export { waitForReady } from './waitForReady';
+export type { ReadyState } from './waitForReady';

@@ -26,6 +26,11 @@ export interface VoiceServerOptions {
   decode?: boolean;
   /** Keep at most this much audio (ms) per stream, PCM and Opus payloads. Default 600000 (10 min). */
   maxKeptAudioMs?: number;
+  /**
+   * TLS certificate and key for `wss://` (PEM). Default: a fresh self-signed one. Pass
+   * another emulator's `tls` so clients trust several emulators with one `ca`.
+   */
+  tls?: { cert: string; key: string };
   /** Write each received stream to `<wavDir>/<userId>-<ssrc>.wav` on `close()`. */
   wavDir?: string;
 }
@@ -183,6 +188,8 @@ export interface VoiceServer {
   readonly udpPort: number;
   /** PEM of the self-signed certificate, for a client's `ca` option. */
   readonly certificate: string;
+  /** Certificate and key in use (to share with another emulator). */
+  readonly tls: { cert: string; key: string };
   /** Every session event, as it happens. */
   readonly events$: Observable<VoiceServerEvent>;
 
@@ -199,7 +206,11 @@ export interface VoiceServer {
   /** UDP counters: datagrams dropped as malformed (`badPackets`, of which `unknownSsrc`), keep-alives, IP discoveries, injected faults. */
   udpStats(): UdpStats;
 
-  /** Announces `userId` (op 11, op 5) and sends its audio as encrypted RTP at 20 ms pacing. Resolves when sent. */
+  /**
+   * Announces `userId` (op 11, op 5), waits 100 ms (so that clients which map SSRCs from op 5,
+   * like @discordjs/voice, have the mapping before the first packet), then sends its audio as
+   * encrypted RTP at 20 ms pacing. Resolves when sent.
+   */
   speakAs(options: SpeakAsOptions): Promise<void>;
   /** Sends a raw frame (text, binary, or a message that gets a `seq`) to a user's socket, or to all. */
   inject(userId: string | null, data: string | Buffer | VoiceMessage): void;

@@ -43,6 +43,12 @@ import type {
 
 const FRAME_BYTES = 3840;
 const SILENCE_FRAME = Buffer.from([0xf8, 0xff, 0xfe]);
+/**
+ * speakAs: time between sending op 11/op 5 and the first RTP packet, ms. Clients (e.g.
+ * @discordjs/voice) map an SSRC to a user only once op 5 arrived and drop earlier packets;
+ * sent back to back, UDP overtook the WebSocket and the first 1–2 frames were lost.
+ */
+const SPEAKING_LEAD_MS = 100;
 /** Server messages kept per session for RESUME replay. */
 const REPLAY_LOG_SIZE = 1000;
 /** Close codes after which the session can be resumed. */
@@ -525,6 +531,13 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       sendSeq(s, VoiceOpcode.ClientsConnect, { user_ids: [opts.userId] });
       sendSeq(s, VoiceOpcode.Speaking, { user_id: opts.userId, ssrc: opts.ssrc, speaking: 1, delay: 0 });
     }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        speakTimers.delete(t);
+        resolve();
+      }, SPEAKING_LEAD_MS);
+      speakTimers.add(t);
+    });
     let sequence = randomInt(0, 0x10000);
     let timestamp = randomInt(0, 0x100000000);
     const header = Buffer.alloc(RTP_HEADER_SIZE);
@@ -573,7 +586,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
 
   // ---- start listening ------------------------------------------------------------------
 
-  const { cert, key } = await selfSignedCertificate();
+  const { cert, key } = options.tls ?? (await selfSignedCertificate());
   const httpServer = http.createServer((_req, res) => res.writeHead(426).end('voice gateway: connect with WebSocket'));
   const httpsServer = https.createServer({ cert, key }, (_req, res) => res.writeHead(426).end());
   const wss = new WebSocketServer({ server: httpServer });
@@ -602,6 +615,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     wssUrl: `wss://${hostInUrl}:${wssPort}/?v=8`,
     udpPort,
     certificate: cert,
+    tls: { cert, key },
     events$: events.asObservable(),
     registerSession: (c) => void credentials.set(c.sessionId, c),
     clients: (): VoiceServerClient[] =>
