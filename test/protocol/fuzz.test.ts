@@ -393,6 +393,22 @@ describe.each(['aead_aes256_gcm_rtpsize', 'aead_xchacha20_poly1305_rtpsize'] as 
     );
   });
 
+  it('authentic packets with arbitrary (possibly inconsistent) contents: payload or a parse error', () => {
+    fc.assert(
+      fc.property(rtpInitArb, fc.uint8Array({ maxLength: 64 }), (init, plain) => {
+        const r = expectOnlyProtocolErrors(() => cipher.open(cipher.seal(encodeRtpHeader(init), plain, 1)), ['RTP_TOO_SHORT', 'RTP_BAD_PADDING']);
+        const start = 4 * (init.extension?.length ?? 0);
+        if (r.ok) {
+          const pad = init.padding ? plain[plain.length - 1] : 0;
+          assert.equal(Buffer.compare(r.value.payload, Buffer.from(plain.subarray(start, plain.length - pad))), 0);
+        } else {
+          assert.ok(start > plain.length || init.padding);
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('random bytes: only ProtocolErrors', () => {
     fc.assert(
       fc.property(bytesArb(96), fc.boolean(), (b, v2) => {
