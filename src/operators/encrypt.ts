@@ -1,0 +1,33 @@
+import { randomInt } from 'node:crypto';
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { VoiceConnection } from '../gateway/connectVoice';
+import type { RtpPacket } from './packetize';
+
+/**
+ * Transport-encrypts RTP packets with `conn`'s mode and key (`aead_aes256_gcm_rtpsize` or
+ * `aead_xchacha20_poly1305_rtpsize`): emits `header ‖ ciphertext ‖ tag ‖ u32 nonce`, the
+ * nonce counter incrementing per packet (Discord docs, "Transport Encryption Modes").
+ * Packets that arrive while the connection is not ready are dropped. Completes and errors
+ * with its source.
+ *
+ * @example
+ * ```ts
+ * opus$.pipe(pace(), packetize(conn), encrypt(conn)).subscribe((packet) => conn.transport?.udp.send(packet));
+ * ```
+ */
+export function encrypt(conn: Pick<VoiceConnection, 'transport'>): OperatorFunction<RtpPacket, Buffer> {
+  return (source) =>
+    new Observable<Buffer>((subscriber) => {
+      let nonce = randomInt(0, 0x100000000);
+      return source.subscribe({
+        next: (packet) => {
+          const t = conn.transport;
+          if (!t) return;
+          nonce = (nonce + 1) >>> 0;
+          subscriber.next(t.cipher.seal(packet.header, packet.payload, nonce));
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
