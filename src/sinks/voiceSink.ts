@@ -139,44 +139,41 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           emit();
           return;
         }
-        if (silenceLeft > 0) {
-          if (send(OPUS_SILENCE_FRAME)) {
-            p.silenceFramesSent++;
-            silenceLeft--;
+        if (silenceLeft === 0 && !paused && !ending) {
+          const frame = queue.shift();
+          if (frame) {
+            if (!speaking) {
+              speaking = true;
+              pendingSkip = 0;
+              conn.setSpeaking(speakingFlags);
+            }
+            send(frame);
+            p.framesSent++;
+            p.positionMs += FRAME_MS;
+            p.status = 'playing';
+            demand.consume(FRAME_MS);
+            emit();
+            return;
           }
+          if (!upstreamDone) {
+            p.underruns++;
+            p.status = 'buffering';
+            emit();
+            return;
+          }
+          ending = true;
+          startSilence();
+        }
+        if (silenceLeft > 0 && send(OPUS_SILENCE_FRAME)) {
+          p.silenceFramesSent++;
+          silenceLeft--;
           if (silenceLeft === 0) {
             speaking = false;
             conn.setSpeaking(0);
-            if (ending) return finish();
           }
-          return;
         }
-        if (ending) return finish();
-        if (paused) {
-          p.status = 'paused';
-          emit();
-          return;
-        }
-        const frame = queue.shift();
-        if (frame) {
-          if (!speaking) {
-            speaking = true;
-            pendingSkip = 0;
-            conn.setSpeaking(speakingFlags);
-          }
-          send(frame);
-          p.framesSent++;
-          p.positionMs += FRAME_MS;
-          p.status = 'playing';
-          demand.consume(FRAME_MS);
-        } else if (upstreamDone) {
-          ending = true;
-          startSilence();
-          if (silenceLeft === 0) return finish();
-        } else {
-          p.underruns++;
-          p.status = 'buffering';
-        }
+        if (ending && silenceLeft === 0) return finish();
+        if (paused) p.status = 'paused';
         emit();
       };
 
@@ -186,6 +183,7 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           case 'pause':
             if (paused) return;
             paused = true;
+            p.status = 'paused';
             startSilence();
             return;
           case 'resume':
