@@ -1,5 +1,6 @@
 import {
   asyncScheduler,
+  BehaviorSubject,
   distinctUntilChanged,
   filter,
   map,
@@ -25,6 +26,7 @@ import { VoiceConnectionError } from './VoiceConnectionError';
 import { waitForReady, type ReadyState } from './waitForReady';
 import type { VoiceConnectionState } from './VoiceConnectionState';
 import { openVoiceUdpSocket, type VoiceUdpSocket } from './VoiceUdpSocket';
+import { VoiceReceiver, type ReceiveStats, type Speaker } from './VoiceReceiver';
 
 /** A log line from a connection. Never contains the token or the secret key. */
 export interface VoiceLogEntry {
@@ -100,6 +102,14 @@ export interface VoiceConnection {
   readonly messages$: Observable<VoiceMessage>;
   /** Media access while ready (null otherwise). */
   readonly transport: VoiceTransport | null;
+  /**
+   * Users sending audio: one {@link Speaker} per SSRC when its first packet arrives (SSRC →
+   * user from op 5). Each `packets$` completes when the user leaves (op 13). Join with
+   * `selfDeaf: false`: Discord sends no audio to a deafened client.
+   */
+  readonly speakers$: Observable<Speaker>;
+  /** Receive counters (malformed, unknown SSRC, decrypt failures …). */
+  receiveStats(): ReceiveStats;
   /** Resolves with the `ready` state; rejects with the `VoiceConnectionError` if it ends in `disconnected` or `destroyed` first. */
   ready(timeoutMs?: number): Promise<ReadyState>;
   /** Sends op 5 SPEAKING with these flags (true = microphone, false = 0) now, and again after each new session. */
@@ -240,18 +250,21 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   // Transport for the media plane: one cipher per secret key.
   let transport: VoiceTransport | null = null;
   let transportKey: Uint8Array | null = null;
+  const transport$ = new BehaviorSubject<VoiceTransport | null>(null);
   let speakingFlags: number | null = null;
   const transportSub = machine.model$.subscribe((m) => {
     if (m.state.status !== 'ready' || !m.secretKey || !m.mode || !m.session || !machine.udp) {
       if (m.state.status === 'destroyed' || m.state.status === 'disconnected' || m.state.status === 'connecting') {
         transport = null;
         transportKey = null;
+        if (transport$.value) transport$.next(null);
       }
       return;
     }
     if (m.secretKey !== transportKey || transport?.udp !== machine.udp) {
       transportKey = m.secretKey;
       transport = { ssrc: m.session.ssrc, mode: m.mode, cipher: createTransportCipher(m.mode, m.secretKey), udp: machine.udp };
+      transport$.next(transport);
       if (speakingFlags !== null) sendSpeaking(speakingFlags);
     }
   });
@@ -262,11 +275,15 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     machine.send({ op: VoiceOpcode.Speaking, d: { speaking: flags, delay: 0, ssrc: s.ssrc } });
   };
 
+  const receiver = new VoiceReceiver(messages$, transport$);
+
   let destroyed = false;
   const destroy = (): void => {
     if (destroyed) return;
     destroyed = true;
     machine.dispatch({ type: 'destroy', at: scheduler.now() });
+    receiver.dispose();
+    transport$.complete();
     transportSub.unsubscribe();
     clientsSub.unsubscribe();
     badFrames.unsubscribe();
@@ -286,6 +303,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     get transport() {
       return machine.model.state.status === 'ready' ? transport : null;
     },
+    speakers$: receiver.speakers$,
+    receiveStats: () => receiver.stats(),
     ready: (timeoutMs = 30_000) => waitForReady(state$, timeoutMs, scheduler),
     setSpeaking(flags) {
       speakingFlags = typeof flags === 'boolean' ? (flags ? 1 : 0) : flags;

@@ -21,3 +21,4 @@ export { joinVoiceChannelFrom } from './joinVoiceChannelFrom';
 export type { JoinOptions, MainGatewayLink, VoiceServerUpdateData, VoiceStateUpdateData, VoiceStateUpdatePayload } from './joinVoiceChannelFrom';
 export { waitForReady } from './waitForReady';
 export type { ReadyState } from './waitForReady';
+export type { ReceivedPacket, ReceiveStats, Speaker } from './VoiceReceiver';

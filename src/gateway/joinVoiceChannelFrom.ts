@@ -194,6 +194,9 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
     speaking$: fromInner((c) => c.speaking$),
     clients$,
     messages$: fromInner((c) => c.messages$),
+    speakers$: fromInner((c) => c.speakers$),
+    receiveStats: () =>
+      inner$.value?.receiveStats() ?? { packets: 0, malformed: 0, keepAlives: 0, ignored: 0, unknownSsrc: 0, decryptFailures: 0, trackedSsrcs: 0 },
     get transport() {
       return inner$.value?.transport ?? null;
     },

@@ -1,0 +1,46 @@
+import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { isOpusSilence } from '../core/audioFormat';
+import type { JitterItem } from '../core/JitterItem';
+import type { ReceivedPacket } from '../gateway/VoiceReceiver';
+
+/** Whether an item carries sound: Opus silence frames and jitter-buffer gaps do not. */
+function isSound(item: ReceivedPacket | JitterItem): boolean {
+  if (Buffer.isBuffer(item)) return !isOpusSilence(item);
+  if ('gap' in item) return false;
+  return !isOpusSilence(item.payload);
+}
+
+/**
+ * Mirrors its source and completes once `ms` have passed without sound: no item, or only
+ * Opus silence frames (`F8 FF FE`) and jitter-buffer gaps. The timer starts at subscribe.
+ * Errors with its source.
+ *
+ * @example
+ * ```ts
+ * // one file per utterance
+ * speaker.packets$.pipe(endAfterSilence(1000), jitterBuffer(), opusDecode(), wavFileSink('utterance.wav'))
+ * ```
+ */
+export function endAfterSilence<T extends ReceivedPacket | JitterItem>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<T> {
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      let timer: Subscription | null = null;
+      const arm = (): void => {
+        timer?.unsubscribe();
+        timer = scheduler.schedule(() => subscriber.complete(), ms);
+      };
+      arm();
+      const sub = source.subscribe({
+        next: (item) => {
+          if (isSound(item)) arm();
+          subscriber.next(item);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        timer?.unsubscribe();
+        sub.unsubscribe();
+      };
+    });
+}
