@@ -174,6 +174,8 @@ export interface SpeakAsOptions {
   leaveAfter?: boolean;
   /** Trailing Opus silence frames. Default 5. */
   silenceFrames?: number;
+  /** Encoder settings for `pcm` / `tone` sources: in-band FEC with an expected loss (%). */
+  opus?: { fec?: boolean; packetLossPercent?: number };
 }
 
 /** A running emulator, from {@link startVoiceServer}. */
@@ -212,6 +214,10 @@ export interface VoiceServer {
    * encrypted RTP at 20 ms pacing. Resolves when sent.
    */
   speakAs(options: SpeakAsOptions): Promise<void>;
+  /** Sends a raw UDP datagram (garbage, truncated packets …) to a user's UDP address. */
+  sendUdp(userId: string, datagram: Uint8Array): void;
+  /** Seals one RTP packet with the user's key and sends it (e.g. from an SSRC nobody announced). */
+  sendRtp(userId: string, packet: { ssrc: number; sequence: number; timestamp: number; payload: Uint8Array }): void;
   /** Sends a raw frame (text, binary, or a message that gets a `seq`) to a user's socket, or to all. */
   inject(userId: string | null, data: string | Buffer | VoiceMessage): void;
 

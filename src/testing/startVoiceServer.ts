@@ -49,6 +49,9 @@ const SILENCE_FRAME = Buffer.from([0xf8, 0xff, 0xfe]);
  * sent back to back, UDP overtook the WebSocket and the first 1–2 frames were lost.
  */
 const SPEAKING_LEAD_MS = 100;
+/** libopus encoder CTLs (opus_defines.h). */
+const OPUS_SET_INBAND_FEC_REQUEST = 4012;
+const OPUS_SET_PACKET_LOSS_PERC_REQUEST = 4014;
 /** Server messages kept per session for RESUME replay. */
 const REPLAY_LOG_SIZE = 1000;
 /** Close codes after which the session can be resumed. */
@@ -504,13 +507,17 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
 
   // ---- speakAs --------------------------------------------------------------------------
 
-  async function* opusFrames(source: SpeakAsOptions['source']): AsyncGenerator<Uint8Array> {
+  async function* opusFrames(source: SpeakAsOptions['source'], opus: SpeakAsOptions['opus']): AsyncGenerator<Uint8Array> {
     if ('opus' in source) {
       yield* source.opus as AsyncIterable<Uint8Array>;
       return;
     }
     const pcm = 'pcm' in source ? source.pcm : generateTone({ ...source.tone });
     const encoder = new OpusEncoder(48000, 2);
+    if (opus?.fec) {
+      encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC_REQUEST, 1);
+      encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC_REQUEST, opus.packetLossPercent ?? 10);
+    }
     for (let at = 0; at < pcm.length; at += FRAME_BYTES) {
       let frame = pcm.subarray(at, at + FRAME_BYTES);
       if (frame.length < FRAME_BYTES) {
@@ -566,7 +573,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         }, delay);
         speakTimers.add(t);
       });
-    for await (const frame of opusFrames(opts.source)) {
+    for await (const frame of opusFrames(opts.source, opts.opus)) {
       if (closed) return;
       await waitFor(n);
       sendFrame(frame);
@@ -649,6 +656,22 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       },
     }),
     speakAs,
+    sendUdp: (userId, datagram) => {
+      for (const s of sessions.values()) {
+        if (s.ended || s.creds.userId !== userId || !s.udp) continue;
+        udp.send(datagram, s.udp.port, s.udp.address);
+      }
+    },
+    sendRtp: (userId, packet) => {
+      for (const s of sessions.values()) {
+        if (s.ended || s.creds.userId !== userId || !s.udp || !s.cipher) continue;
+        const h = Buffer.alloc(RTP_HEADER_SIZE);
+        writeRtpHeader(h, { sequence: packet.sequence, timestamp: packet.timestamp, ssrc: packet.ssrc });
+        const nonce = ((s.outNonce.get(packet.ssrc) ?? 0) + 1) >>> 0;
+        s.outNonce.set(packet.ssrc, nonce);
+        udp.send(s.cipher.seal(h, packet.payload, nonce), s.udp.port, s.udp.address);
+      }
+    },
     inject: (userId, data) => {
       const targets = [...sessions.values()].filter((s) => !s.ended && (userId === null || s.creds.userId === userId));
       for (const s of targets) {

@@ -1,6 +1,7 @@
 import type { PcmFormat } from './PcmFormat';
 import { RxVoiceError } from '../../errors';
 import { checkChannels, checkSampleRate } from './internal/pcm';
+import { WAV_HEADER_BYTES, wavHeader } from '../../core/wavHeader';
 
 /** Result of {@link parseWav}. */
 export interface ParsedWav {
@@ -17,7 +18,7 @@ export interface ParsedWav {
 const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
-const HEADER_SIZE = 44;
+const HEADER_SIZE = WAV_HEADER_BYTES;
 
 // Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
 const { round: mathRound } = Math;
@@ -47,19 +48,7 @@ export function encodeWav(pcm: Uint8Array, format: PcmFormat = {}): Buffer {
     throw new RxVoiceError('INVALID_ARGUMENT', `encodeWav: ${dataLength} bytes of PCM do not fit a RIFF file`);
   }
   const out = Buffer.alloc(HEADER_SIZE + dataLength);
-  out.write('RIFF', 0, 'latin1');
-  out.writeUInt32LE(HEADER_SIZE - 8 + dataLength, 4);
-  out.write('WAVE', 8, 'latin1');
-  out.write('fmt ', 12, 'latin1');
-  out.writeUInt32LE(16, 16);
-  out.writeUInt16LE(WAVE_FORMAT_PCM, 20);
-  out.writeUInt16LE(channels, 22);
-  out.writeUInt32LE(sampleRate, 24);
-  out.writeUInt32LE((sampleRate * blockAlign) >>> 0, 28);
-  out.writeUInt16LE(blockAlign, 32);
-  out.writeUInt16LE(16, 34);
-  out.write('data', 36, 'latin1');
-  out.writeUInt32LE(dataLength, 40);
+  wavHeader(dataLength, sampleRate, channels).copy(out, 0);
   out.set(pcm.subarray(0, dataLength), HEADER_SIZE);
   return out;
 }
