@@ -1,0 +1,13 @@
+/**
+ * Sinks: where audio observables end. Each is an operator that subscribes to its
+ * upstream with a `SinkDemand` (see `src/core/FrameDemand.ts`) and emits one result.
+ */
+export { wavFileSink } from './wavFileSink';
+export type { WavFileResult, WavFileSinkOptions } from './wavFileSink';
+export { oggOpusFileSink } from './oggOpusFileSink';
+export type { OggFileResult, OggOpusFileSinkOptions } from './oggOpusFileSink';
+// voiceSink (the voice UDP socket) is added here by the play pipeline.
+export { voiceSink } from './voiceSink';
+export type { PlaybackProgress, VoiceSinkOptions } from './voiceSink';
+export { createPlaybackControl } from './createPlaybackControl';
+export type { PlaybackCommand, PlaybackControl } from './createPlaybackControl';
