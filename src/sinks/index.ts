@@ -6,7 +6,6 @@ export { wavFileSink } from './wavFileSink';
 export type { WavFileResult, WavFileSinkOptions } from './wavFileSink';
 export { oggOpusFileSink } from './oggOpusFileSink';
 export type { OggFileResult, OggOpusFileSinkOptions } from './oggOpusFileSink';
-// voiceSink (the voice UDP socket) is added here by the play pipeline.
 export { voiceSink } from './voiceSink';
 export type { PlaybackProgress, VoiceSinkOptions } from './voiceSink';
 export { createPlaybackControl } from './createPlaybackControl';
