@@ -1,3 +1,4 @@
 /** rxvoice: Discord voice on RxJS observables. */
 export * from './errors';
 export * from './gateway';
+export * from './sources';

@@ -1,0 +1,127 @@
+import type { Readable } from 'node:stream';
+import { Observable, type Subscription } from 'rxjs';
+import { CHANNELS, SAMPLE_RATE, type PcmFrame } from '../core/audioFormat';
+import { currentDemand, withDemand } from '../core/FrameDemand';
+import { RxVoiceError } from '../errors';
+import { AudioSourceError } from './AudioSourceError';
+import { findFfmpeg } from './findFfmpeg';
+import { ffmpegFrames } from './internal/ffmpegFrames';
+
+/** Options of {@link ffmpegSource}. */
+export interface FfmpegSourceOptions {
+  /** Start position in the input, ms (input seek, `-ss` before `-i`; sample-accurate). Default 0. */
+  seek?: number;
+  /** An ffmpeg audio filter chain passed as `-af`, e.g. `'volume=0.5,atempo=1.25'`. */
+  filters?: string;
+  /** Extra input arguments, placed just before `-i` (e.g. `['-f', 'lavfi']`, `['-reconnect', '1']`). */
+  args?: readonly string[];
+  /** The ffmpeg executable. Default {@link findFfmpeg}`()`. */
+  ffmpegPath?: string;
+}
+
+/**
+ * Decodes anything ffmpeg reads into 20 ms PCM frames: each a 3840-byte `Buffer`,
+ * s16le 48 kHz stereo (see `audioFormat`); the last frame is zero-padded to full size.
+ *
+ * `input` is a path or URL ffmpeg opens itself, or a `Readable` of the encoded file that
+ * is piped to ffmpeg's stdin (the source then owns it: it is destroyed on unsubscribe, and
+ * can be subscribed only once). For a string the observable is cold: every subscription
+ * spawns its own ffmpeg.
+ *
+ * **Demand.** Subscribed inside a sink's `withDemand`, it emits at most the demand's
+ * `leadMs` ahead of what the sink consumed, then pauses ffmpeg's stdout until `changes$`
+ * — the pipe fills and ffmpeg blocks — so a one-hour file is decoded only about `leadMs`
+ * ahead and memory stays bounded. Without a demand it emits as fast as ffmpeg decodes.
+ * **Seek.** On `demand.seek$` (ms from the start of the input) it kills the running ffmpeg
+ * and starts a new one at `-ss <ms>`, restarts its lead from the consumer's current
+ * position, and continues with frames from the new position. A `Readable` input cannot be
+ * rewound: its seek requests are ignored.
+ *
+ * Completes when ffmpeg exited with code 0 and every frame was emitted. Errors with
+ * `FfmpegNotFoundError` (`FFMPEG_NOT_FOUND`) when there is no ffmpeg, and with
+ * `AudioSourceError` (`SOURCE_FAILED`, carrying the last lines of ffmpeg's stderr) when
+ * ffmpeg fails (missing or corrupt file, unsupported format) or the input stream errors.
+ * Unsubscribing kills ffmpeg (SIGTERM, then SIGKILL after 1 s).
+ *
+ * @param input a file path, a URL (any protocol ffmpeg supports), or a `Readable` of encoded audio.
+ * @param options `seek` (ms), `filters` (`-af` chain), `args` (extra input args), `ffmpegPath`.
+ * @throws {RxVoiceError} `INVALID_ARGUMENT` (synchronously, at call time) on a negative or
+ *   non-finite `seek`.
+ *
+ * @example
+ * // An mp3 at half volume, from 1:30, as 3840-byte PCM frames.
+ * ffmpegSource('song.mp3', { seek: 90_000, filters: 'volume=0.5' }).subscribe({
+ *   next: (frame) => speaker.write(frame),
+ *   error: (err) => console.error(err.code, err.message), // FFMPEG_NOT_FOUND | SOURCE_FAILED
+ * });
+ */
+export function ffmpegSource(input: string | Readable, options: FfmpegSourceOptions = {}): Observable<PcmFrame> {
+  const { seek = 0 } = options;
+  if (!Number.isFinite(seek) || seek < 0) {
+    throw new RxVoiceError('INVALID_ARGUMENT', `ffmpegSource: seek must be a finite number ≥ 0 (ms), got ${seek}`);
+  }
+  return new Observable<PcmFrame>((subscriber) => {
+    if (typeof input !== 'string' && (input.readableEnded || input.destroyed)) {
+      subscriber.error(new AudioSourceError('SOURCE_FAILED', 'ffmpegSource: the input stream has already ended or been destroyed'));
+      return;
+    }
+    const demand = currentDemand();
+    let run: Subscription | undefined;
+
+    const start = (positionMs: number): void => {
+      let ffmpegPath: string;
+      try {
+        ffmpegPath = options.ffmpegPath ?? findFfmpeg();
+      } catch (err) {
+        subscriber.error(err);
+        return;
+      }
+      const stdin = typeof input === 'string' ? null : input;
+      const args = ffmpegArgs(typeof input === 'string' ? input : null, positionMs, options);
+      run = withDemand(demand, () =>
+        ffmpegFrames({ ffmpegPath, args, stdin, demand }).subscribe({
+          next: (frame) => subscriber.next(frame),
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => subscriber.complete(),
+        }),
+      );
+    };
+
+    const seeks =
+      typeof input === 'string'
+        ? demand?.seek$.subscribe((positionMs) => {
+            run?.unsubscribe();
+            start(Number.isFinite(positionMs) ? Math.max(0, positionMs) : 0);
+          })
+        : undefined;
+    start(seek);
+
+    return () => {
+      seeks?.unsubscribe();
+      run?.unsubscribe();
+    };
+  });
+}
+
+/** ffmpeg's argument list: quiet, input options, input, decode to s16le 48 kHz stereo on stdout. */
+function ffmpegArgs(path: string | null, seekMs: number, options: FfmpegSourceOptions): string[] {
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    ...(path !== null ? ['-nostdin'] : []),
+    ...(seekMs > 0 ? ['-ss', (seekMs / 1000).toFixed(3)] : []),
+    ...(options.args ?? []),
+    '-i',
+    path ?? 'pipe:0',
+    '-vn',
+    ...(options.filters ? ['-af', options.filters] : []),
+    '-f',
+    's16le',
+    '-ar',
+    String(SAMPLE_RATE),
+    '-ac',
+    String(CHANNELS),
+    'pipe:1',
+  ];
+}

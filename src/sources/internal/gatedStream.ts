@@ -1,0 +1,84 @@
+import { Observable } from 'rxjs';
+import type { Readable } from 'node:stream';
+import { DemandGate, type FrameDemand } from '../../core/FrameDemand';
+import type { Framer } from './Framer';
+
+/** Options of {@link gatedStream}. */
+export interface GatedStreamOptions {
+  /** The demand to honour (captured by the caller with `currentDemand()`); null reads freely. */
+  demand: FrameDemand | null;
+  /** Turns a stream `'error'` (or a chunk the framer rejects) into the error to emit. */
+  mapError: (err: unknown) => Error;
+}
+
+/**
+ * Items (frames, packets) of `readable`, cut by `framer`, produced at most `leadMs` ahead
+ * of the demand's consumer.
+ *
+ * The stream runs in flowing mode; chunks go into the framer and items are emitted while
+ * the {@link DemandGate} is open. When the gate closes with an item left, the stream is
+ * `pause()`d — so the OS pipe / file read stalls and the producer (ffmpeg, a demuxer)
+ * blocks — and `changes$` drains and `resume()`s it. Emission is exact: a never-consumed
+ * demand of `leadMs` gets `leadMs / itemMs` items, however large the stream's chunks.
+ * A consumer that calls `demand.consume()` synchronously from `next` re-enters nothing:
+ * the drain loop is iterative.
+ *
+ * Completes when the stream has ended and every item (with the zero-padded tail) was
+ * emitted. Errors with `mapError(err)` on a stream `'error'` or a rejected chunk.
+ * Unsubscribing removes every listener it added and pauses the stream; it does NOT
+ * destroy it (the owner does, after leaving a no-op `'error'` listener if needed).
+ */
+export function gatedStream<T>(readable: Readable, framer: Framer<T>, options: GatedStreamOptions): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const gate = new DemandGate(options.demand);
+    let ended = false;
+    let draining = false;
+
+    const drain = (): void => {
+      if (draining) return; // re-entered from a synchronous consume(): the running loop re-checks the gate
+      draining = true;
+      try {
+        while (!subscriber.closed && gate.open && framer.available()) {
+          const item = framer.read();
+          gate.produced(framer.durationMs(item));
+          subscriber.next(item);
+        }
+      } finally {
+        draining = false;
+      }
+      if (subscriber.closed) return;
+      if (framer.available()) readable.pause();
+      else if (ended) subscriber.complete();
+      else readable.resume();
+    };
+
+    const onData = (chunk: unknown): void => {
+      try {
+        framer.write(chunk);
+      } catch (err) {
+        subscriber.error(options.mapError(err));
+        return;
+      }
+      drain();
+    };
+    const onEnd = (): void => {
+      ended = true;
+      framer.end();
+      drain();
+    };
+    const onError = (err: unknown): void => subscriber.error(options.mapError(err));
+
+    const changes = options.demand?.changes$.subscribe(() => drain());
+    readable.on('error', onError);
+    readable.on('end', onEnd);
+    readable.on('data', onData);
+
+    return () => {
+      changes?.unsubscribe();
+      readable.off('data', onData);
+      readable.off('end', onEnd);
+      readable.off('error', onError);
+      readable.pause();
+    };
+  });
+}
