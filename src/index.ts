@@ -2,3 +2,10 @@
 export * from './errors';
 export * from './gateway';
 export * from './sources';
+export * from './operators';
+export * from './sinks';
+export * from './core/audioFormat';
+export { currentDemand, withDemand, DemandGate, SinkDemand } from './core/FrameDemand';
+export type { FrameDemand } from './core/FrameDemand';
+export { sharedVoiceClock, createHighResolutionClock, schedulerClock } from './core/VoiceClock';
+export type { ClockTick, VoiceClock, HighResolutionClockOptions } from './core/VoiceClock';

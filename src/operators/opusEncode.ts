@@ -1,0 +1,123 @@
+import { OpusEncoder } from '@discordjs/opus';
+import { Observable, type OperatorFunction } from 'rxjs';
+import { CHANNELS, PCM_FRAME_BYTES, SAMPLE_RATE, type OpusPacket, type PcmFrame } from '../core/audioFormat';
+import { RxVoiceError } from '../errors';
+
+/** libopus encoder CTL request numbers (`opus_defines.h`, libopus 1.3.1 as bundled by @discordjs/opus). */
+const OPUS_SET_COMPLEXITY_REQUEST = 4010;
+const OPUS_SET_INBAND_FEC_REQUEST = 4012;
+const OPUS_SET_PACKET_LOSS_PERC_REQUEST = 4014;
+const OPUS_SET_SIGNAL_REQUEST = 4024;
+const OPUS_AUTO = -1000;
+const OPUS_SIGNAL_VOICE = 3001;
+const OPUS_SIGNAL_MUSIC = 3002;
+
+const SIGNALS = { auto: OPUS_AUTO, voice: OPUS_SIGNAL_VOICE, music: OPUS_SIGNAL_MUSIC } as const;
+
+/** Options of {@link opusEncode}. */
+export interface OpusEncodeOptions {
+  /** Target bitrate, bits per second, 500‥512000. Default 64000 (Discord's default channel bitrate). */
+  bitrate?: number;
+  /** Encoder complexity, integer 0 (fastest) ‥ 10 (best). Default: libopus's default (9). */
+  complexity?: number;
+  /**
+   * In-band forward error correction (LBRR): the encoder adds a low-bitrate copy of the
+   * previous frame so a receiver can rebuild a single lost packet. Only takes effect in
+   * SILK/hybrid mode (voice-like signal and bitrates), and only when `packetLossPercent`
+   * is above 0. Default false.
+   */
+  fec?: boolean;
+  /** Expected packet loss, percent 0‥100; tunes FEC and loss robustness. Default 0. */
+  packetLossPercent?: number;
+  /** Content hint: `'voice'` favours SILK, `'music'` favours CELT. Default `'auto'`. */
+  signal?: 'auto' | 'voice' | 'music';
+}
+
+/**
+ * Encodes 20 ms PCM frames to Opus packets with libopus (`@discordjs/opus`).
+ *
+ * Emits one Opus packet (a `Buffer`, exactly as libopus returned it, not copied) per
+ * input frame, synchronously. Each subscription gets its own encoder, so encoder state
+ * (prediction, FEC history) never leaks between streams.
+ *
+ * Input frames are s16le 48 kHz stereo, 3840 bytes (960 samples per channel). A shorter
+ * frame (typically the last one of a file) is zero-padded to 3840 bytes; a longer one is
+ * an error, because libopus would reject it.
+ *
+ * Completes when the source completes. Errors with the source's error, or with an
+ * {@link RxVoiceError}: `BAD_FRAME` for a frame longer than 3840 bytes, `OPUS_ENCODER_FAILED`
+ * when libopus rejects the encoder settings or fails to encode.
+ *
+ * @param options `bitrate` (bps, default 64000), `complexity` (0‥10), `fec`,
+ *   `packetLossPercent` (0‥100), `signal` (`'auto'` | `'voice'` | `'music'`).
+ * @throws {RxVoiceError} `INVALID_ARGUMENT` synchronously, when an option is out of range.
+ *
+ * @example
+ * ```ts
+ * pcm$.pipe(volume(0.8), opusEncode({ bitrate: 96_000, signal: 'music' }))
+ * ```
+ */
+export function opusEncode(options: OpusEncodeOptions = {}): OperatorFunction<PcmFrame, OpusPacket> {
+  const { bitrate = 64_000, complexity, fec = false, packetLossPercent = 0, signal = 'auto' } = options;
+  checkInteger('bitrate', bitrate, 500, 512_000);
+  if (complexity !== undefined) checkInteger('complexity', complexity, 0, 10);
+  checkInteger('packetLossPercent', packetLossPercent, 0, 100);
+  if (typeof fec !== 'boolean') invalid(`fec must be a boolean, got ${String(fec)}`);
+  if (!Object.prototype.hasOwnProperty.call(SIGNALS, signal)) invalid(`signal must be 'auto', 'voice' or 'music', got ${String(signal)}`);
+
+  return (source) =>
+    new Observable<OpusPacket>((subscriber) => {
+      let encoder: OpusEncoder;
+      try {
+        encoder = new OpusEncoder(SAMPLE_RATE, CHANNELS);
+        encoder.setBitrate(bitrate);
+        if (complexity !== undefined) encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY_REQUEST, complexity);
+        encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC_REQUEST, fec ? 1 : 0);
+        encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC_REQUEST, packetLossPercent);
+        encoder.applyEncoderCTL(OPUS_SET_SIGNAL_REQUEST, SIGNALS[signal]);
+      } catch (cause) {
+        subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: could not set up the encoder: ${errorMessage(cause)}`, { cause }));
+        return;
+      }
+      // Reused for zero-padding short frames: libopus reads the input synchronously.
+      let padded: Buffer | null = null;
+      return source.subscribe({
+        next: (frame) => {
+          let input = frame;
+          if (frame.length !== PCM_FRAME_BYTES) {
+            if (frame.length > PCM_FRAME_BYTES) {
+              subscriber.error(
+                new RxVoiceError('BAD_FRAME', `opusEncode: a PCM frame is at most ${PCM_FRAME_BYTES} bytes (20 ms s16le 48 kHz stereo), got ${frame.length}`),
+              );
+              return;
+            }
+            padded ??= Buffer.alloc(PCM_FRAME_BYTES);
+            padded.fill(0, frame.copy(padded));
+            input = padded;
+          }
+          let packet: OpusPacket;
+          try {
+            packet = encoder.encode(input);
+          } catch (cause) {
+            subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: libopus failed to encode: ${errorMessage(cause)}`, { cause }));
+            return;
+          }
+          subscriber.next(packet);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) invalid(`${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+}
+
+function invalid(message: string): never {
+  throw new RxVoiceError('INVALID_ARGUMENT', `opusEncode: ${message}`);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
