@@ -84,6 +84,8 @@ export interface VoiceTransport {
   /** Cipher for this session's key (the key itself is not exposed). */
   readonly cipher: TransportCipher;
   readonly udp: VoiceUdpSocket;
+  /** `{ssrc, mode}`: no key material, no sockets. */
+  toJSON(): { ssrc: number; mode: EncryptionMode };
 }
 
 /** A voice connection, from {@link connectVoice}. */
@@ -263,7 +265,15 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     }
     if (m.secretKey !== transportKey || transport?.udp !== machine.udp) {
       transportKey = m.secretKey;
-      transport = { ssrc: m.session.ssrc, mode: m.mode, cipher: createTransportCipher(m.mode, m.secretKey), udp: machine.udp };
+      const { ssrc } = m.session;
+      const mode = m.mode;
+      transport = {
+        ssrc,
+        mode,
+        cipher: createTransportCipher(mode, m.secretKey),
+        udp: machine.udp,
+        toJSON: () => ({ ssrc, mode }),
+      };
       transport$.next(transport);
       if (speakingFlags !== null) sendSpeaking(speakingFlags);
     }

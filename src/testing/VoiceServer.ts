@@ -174,7 +174,10 @@ export interface SpeakAsOptions {
   leaveAfter?: boolean;
   /** Trailing Opus silence frames. Default 5. */
   silenceFrames?: number;
-  /** Encoder settings for `pcm` / `tone` sources: in-band FEC with an expected loss (%). */
+  /**
+   * Encoder settings for `pcm` / `tone` sources: in-band FEC, and the loss (%) the encoder
+   * expects (libopus then leans less on inter-frame prediction, so decoders recover faster).
+   */
   opus?: { fec?: boolean; packetLossPercent?: number };
 }
 

@@ -475,7 +475,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       udpCounters.keepAlives++; // keep-alive: clients send a small datagram every ~5 s
       return;
     }
-    inFaults.apply(() => onRtp(msg));
+    inFaults.apply(() => onRtp(msg), msg.length >= 12 ? msg.readUInt32BE(8) : 0);
   };
 
   const onRtp = (msg: Buffer): void => {
@@ -514,9 +514,9 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     }
     const pcm = 'pcm' in source ? source.pcm : generateTone({ ...source.tone });
     const encoder = new OpusEncoder(48000, 2);
-    if (opus?.fec) {
-      encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC_REQUEST, 1);
-      encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC_REQUEST, opus.packetLossPercent ?? 10);
+    if (opus?.fec) encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC_REQUEST, 1);
+    if (opus?.fec || opus?.packetLossPercent !== undefined) {
+      encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC_REQUEST, opus?.packetLossPercent ?? 10);
     }
     for (let at = 0; at < pcm.length; at += FRAME_BYTES) {
       let frame = pcm.subarray(at, at + FRAME_BYTES);
@@ -529,6 +529,15 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     }
   }
 
+  const leadTime = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        speakTimers.delete(t);
+        resolve();
+      }, SPEAKING_LEAD_MS);
+      speakTimers.add(t);
+    });
+
   const speakAs = async (opts: SpeakAsOptions): Promise<void> => {
     const targets = (): Session[] =>
       [...sessions.values()].filter(
@@ -538,13 +547,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       sendSeq(s, VoiceOpcode.ClientsConnect, { user_ids: [opts.userId] });
       sendSeq(s, VoiceOpcode.Speaking, { user_id: opts.userId, ssrc: opts.ssrc, speaking: 1, delay: 0 });
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        speakTimers.delete(t);
-        resolve();
-      }, SPEAKING_LEAD_MS);
-      speakTimers.add(t);
-    });
+    await leadTime();
     let sequence = randomInt(0, 0x10000);
     let timestamp = randomInt(0, 0x100000000);
     const header = Buffer.alloc(RTP_HEADER_SIZE);
@@ -556,7 +559,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         s.outNonce.set(opts.ssrc, nonce);
         const packet = s.cipher.seal(header, payload, nonce);
         const { address, port } = s.udp;
-        outFaults.apply(() => udp.send(packet, port, address));
+        outFaults.apply(() => udp.send(packet, port, address), opts.ssrc);
       }
       sequence = (sequence + 1) & 0xffff;
       timestamp = (timestamp + 960) >>> 0;
@@ -587,6 +590,8 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     }
     outFaults.flush();
     if (opts.leaveAfter) {
+      // Let the last datagrams land before the user leaves (op 13 would otherwise overtake them).
+      await leadTime();
       for (const s of targets()) sendSeq(s, VoiceOpcode.ClientDisconnect, { user_id: opts.userId });
     }
   };

@@ -18,8 +18,8 @@ function mulberry32(seed: number): () => number {
  */
 export class UdpFaultInjector {
   private faults: UdpFaults | null = null;
-  private rand: () => number = Math.random;
-  private held: (() => void) | null = null;
+  /** Per stream (SSRC): its own RNG (so interleaving streams don't change each other's faults) and held packet. */
+  private readonly streams = new Map<number, { rand: () => number; held: (() => void) | null }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   dropped = 0;
   reordered = 0;
@@ -29,22 +29,34 @@ export class UdpFaultInjector {
 
   set(faults: UdpFaults | null): void {
     const dir = faults?.direction ?? 'both';
+    this.flush();
+    this.streams.clear();
     this.faults = faults && (dir === 'both' || dir === this.direction) ? faults : null;
-    this.rand = faults?.seed !== undefined ? mulberry32(faults.seed) : Math.random;
-    if (!this.faults) this.flush();
   }
 
-  apply(deliver: () => void): void {
+  private stream(key: number): { rand: () => number; held: (() => void) | null } {
+    let s = this.streams.get(key);
+    if (!s) {
+      const seed = this.faults?.seed;
+      s = { rand: seed !== undefined ? mulberry32((seed ^ Math.imul(key >>> 0, 0x9e3779b1)) >>> 0) : Math.random, held: null };
+      this.streams.set(key, s);
+    }
+    return s;
+  }
+
+  /** Delivers, drops, delays or holds back one datagram of stream `key` (its SSRC). */
+  apply(deliver: () => void, key = 0): void {
     const f = this.faults;
     if (!f) {
       deliver();
       return;
     }
-    if (f.drop && this.rand() < f.drop) {
+    const s = this.stream(key);
+    if (f.drop && s.rand() < f.drop) {
       this.dropped++;
       return;
     }
-    if (f.delay && this.rand() < f.delay) {
+    if (f.delay && s.rand() < f.delay) {
       this.delayed++;
       const t = setTimeout(() => {
         this.timers.delete(t);
@@ -53,25 +65,29 @@ export class UdpFaultInjector {
       this.timers.add(t);
       return;
     }
-    if (!this.held && f.reorder && this.rand() < f.reorder) {
+    if (!s.held && f.reorder && s.rand() < f.reorder) {
       this.reordered++;
-      this.held = deliver;
+      s.held = deliver;
       return;
     }
     deliver();
-    this.flush();
+    const held = s.held;
+    s.held = null;
+    held?.();
   }
 
-  /** Delivers a held-back datagram now. */
+  /** Delivers every held-back datagram now. */
   flush(): void {
-    const h = this.held;
-    this.held = null;
-    h?.();
+    for (const s of this.streams.values()) {
+      const held = s.held;
+      s.held = null;
+      held?.();
+    }
   }
 
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    this.held = null;
+    this.streams.clear();
   }
 }
