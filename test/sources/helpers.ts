@@ -34,6 +34,9 @@ const RECIPES: Record<string, (dir: string) => string[]> = {
   'vorbis.ogg': () => [...LAVFI_TONE(440, 1), '-ac', '2', '-c:a', 'libvorbis'],
   'twotone.flac': () => [...TWO_TONE, '-ac', '2', '-c:a', 'flac'],
   'twotone.ogg': () => [...TWO_TONE, '-ac', '2', '-c:a', 'libopus', '-b:a', '96k'],
+  'tone660.wav': () => [...LAVFI_TONE(660, 1), '-ac', '2', '-c:a', 'pcm_s16le'],
+  // A 3 s sweep 200 -> 2000 Hz: every position has its own waveform (for seek tests).
+  'chirp.wav': () => ['-f', 'lavfi', '-i', "aevalsrc=exprs='0.5*sin(2*PI*(200*t+300*t*t))':s=48000:d=3", '-ac', '2', '-c:a', 'pcm_s16le'],
   // The Opus packets of tone.ogg, remuxed without re-encoding.
   'copy.webm': (dir) => ['-i', join(dir, 'tone.ogg'), '-c:a', 'copy'],
 };
