@@ -27,6 +27,7 @@ import { waitForReady, type ReadyState } from './waitForReady';
 import type { VoiceConnectionState } from './VoiceConnectionState';
 import { openVoiceUdpSocket, type VoiceUdpSocket } from './VoiceUdpSocket';
 import { VoiceReceiver, type ReceiveStats, type Speaker } from './VoiceReceiver';
+import { DaveController, type DaveState } from './DaveController';
 
 /** A log line from a connection. Never contains the token or the secret key. */
 export interface VoiceLogEntry {
@@ -84,6 +85,8 @@ export interface VoiceTransport {
   /** Cipher for this session's key (the key itself is not exposed). */
   readonly cipher: TransportCipher;
   readonly udp: VoiceUdpSocket;
+  /** End-to-end encryption of an Opus frame before RTP (DAVE; identity when DAVE is off; silence frames stay plain). */
+  readonly e2ee: (opus: Buffer) => Buffer;
   /** `{ssrc, mode}`: no key material, no sockets. */
   toJSON(): { ssrc: number; mode: EncryptionMode };
 }
@@ -112,6 +115,10 @@ export interface VoiceConnection {
   readonly speakers$: Observable<Speaker>;
   /** Receive counters (malformed, unknown SSRC, decrypt failures …). */
   receiveStats(): ReceiveStats;
+  /** DAVE end-to-end encryption: status, protocol version, MLS epoch, voice privacy code (replayed). */
+  readonly dave$: Observable<DaveState>;
+  /** The 45-digit verification code for another member (compare it with theirs out of band). Rejects when DAVE is not active. */
+  verificationCode(userId: string): Promise<string>;
   /** Resolves with the `ready` state; rejects with the `VoiceConnectionError` if it ends in `disconnected` or `destroyed` first. */
   ready(timeoutMs?: number): Promise<ReadyState>;
   /** Sends op 5 SPEAKING with these flags (true = microphone, false = 0) now, and again after each new session. */
@@ -249,6 +256,27 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   );
   const clientsSub = clients$.subscribe();
 
+  // DAVE: every gateway frame in arrival order (binary seq already counted by the reducer).
+  const dave = new DaveController({
+    userId: options.userId,
+    channelId: options.channelId,
+    send: (data) => machine.send(data),
+    log: (message) => log({ level: 'warn', message }),
+  });
+  const daveFrames = machine.frames$.subscribe((e) => {
+    if (e.type === 'message') {
+      const m = e.message;
+      if (m.op === VoiceOpcode.SessionDescription && config.maxDaveProtocolVersion > 0) {
+        const v = (m.d as { dave_protocol_version?: unknown } | null)?.dave_protocol_version;
+        dave.start(typeof v === 'number' ? v : 0);
+      } else {
+        dave.onMessage(m);
+      }
+    } else if (e.type === 'binary') {
+      dave.onBinary(e.op, e.payload);
+    }
+  });
+
   // Transport for the media plane: one cipher per secret key.
   let transport: VoiceTransport | null = null;
   let transportKey: Uint8Array | null = null;
@@ -272,6 +300,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         mode,
         cipher: createTransportCipher(mode, m.secretKey),
         udp: machine.udp,
+        e2ee: (opus) => dave.encrypt(opus),
         toJSON: () => ({ ssrc, mode }),
       };
       transport$.next(transport);
@@ -286,6 +315,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   };
 
   const receiver = new VoiceReceiver(messages$, transport$);
+  receiver.decryptPayload = (payload, userId) => dave.decrypt(userId, payload);
 
   let destroyed = false;
   const destroy = (): void => {
@@ -293,6 +323,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     destroyed = true;
     machine.dispatch({ type: 'destroy', at: scheduler.now() });
     receiver.dispose();
+    daveFrames.unsubscribe();
+    dave.dispose();
     transport$.complete();
     transportSub.unsubscribe();
     clientsSub.unsubscribe();
@@ -315,6 +347,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     },
     speakers$: receiver.speakers$,
     receiveStats: () => receiver.stats(),
+    dave$: dave.state$,
+    verificationCode: (userId) => dave.verificationCode(userId),
     ready: (timeoutMs = 30_000) => waitForReady(state$, timeoutMs, scheduler),
     setSpeaking(flags) {
       speakingFlags = typeof flags === 'boolean' ? (flags ? 1 : 0) : flags;

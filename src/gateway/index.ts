@@ -22,3 +22,4 @@ export type { JoinOptions, MainGatewayLink, VoiceServerUpdateData, VoiceStateUpd
 export { waitForReady } from './waitForReady';
 export type { ReadyState } from './waitForReady';
 export type { ReceivedPacket, ReceiveStats, Speaker } from './VoiceReceiver';
+export type { DaveState } from './DaveController';

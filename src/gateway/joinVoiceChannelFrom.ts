@@ -195,6 +195,9 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
     clients$,
     messages$: fromInner((c) => c.messages$),
     speakers$: fromInner((c) => c.speakers$),
+    dave$: fromInner((c) => c.dave$),
+    verificationCode: (userId) =>
+      inner$.value ? inner$.value.verificationCode(userId) : Promise.reject(new Error('not connected to a voice server yet')),
     receiveStats: () =>
       inner$.value?.receiveStats() ?? { packets: 0, malformed: 0, keepAlives: 0, ignored: 0, unknownSsrc: 0, decryptFailures: 0, trackedSsrcs: 0 },
     get transport() {

@@ -17,6 +17,7 @@ export type { PaceOptions } from './pace';
 export { packetize } from './packetize';
 export type { RtpPacket } from './packetize';
 export { encrypt } from './encrypt';
+export { daveEncrypt } from './daveEncrypt';
 export { silencePadding } from './silencePadding';
 export { jitterBuffer } from './jitterBuffer';
 export type { JitterBufferOptions, JitterBufferStats } from './jitterBuffer';

@@ -105,10 +105,10 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
         }
       };
 
-      const send = (payload: Uint8Array): boolean => {
+      const send = (payload: Buffer): boolean => {
         const t = conn.transport;
         if (!t) return false;
-        t.udp.send(rtp.packet(t.cipher, t.ssrc, payload, 1 + pendingSkip));
+        t.udp.send(rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip));
         pendingSkip = 0;
         return true;
       };
@@ -164,7 +164,7 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           ending = true;
           startSilence();
         }
-        if (silenceLeft > 0 && send(OPUS_SILENCE_FRAME)) {
+        if (silenceLeft > 0 && send(OPUS_SILENCE_FRAME as Buffer)) {
           p.silenceFramesSent++;
           silenceLeft--;
           if (silenceLeft === 0) {

@@ -34,6 +34,7 @@ function fakeConnection(ts: TestScheduler) {
     ssrc: 42,
     mode: 'aead_aes256_gcm_rtpsize',
     cipher,
+    e2ee: (frame: Buffer) => frame,
     udp: { send: (packet: Uint8Array) => sent.push({ at: ts.now(), packet: Buffer.from(packet) }) },
   } as unknown as VoiceTransport;
   const conn = {
