@@ -34,3 +34,21 @@ test('npm run demo plays the bundled recording and prints the emulator report', 
   expect(snr).toBeGreaterThan(10);
   rmSync(path.join(root, 'demo-output'), { recursive: true, force: true });
 }, 60_000);
+
+test('examples/duckingCompressor.ts: a custom operator ducks the music while someone speaks', () => {
+  const res = run('examples/duckingCompressor.ts');
+  expect(res.status).toBe(0);
+  const levels = /music level per second: ([\d.]+) → ([\d.]+) → ([\d.]+)/.exec(res.stdout)!.slice(1).map(Number);
+  expect(levels[1]).toBeLessThan(levels[0] * 0.5);
+  expect(levels[2]).toBeGreaterThan(levels[1] * 2);
+}, 60_000);
+
+test('examples/mixing.ts and examples/soundboard.ts run and play what they say', () => {
+  const mixing = run('examples/mixing.ts');
+  expect(mixing.status).toBe(0);
+  expect(mixing.stdout).toMatch(/played 3\d{3} ms/);
+  const board = run('examples/soundboard.ts');
+  expect(board.status).toBe(0);
+  const hz = /: (\d+) Hz, then (\d+) Hz, then (\d+) Hz/.exec(board.stdout)!.slice(1).map(Number);
+  expect(hz).toEqual([1320, 330, 880]);
+}, 60_000);
