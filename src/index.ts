@@ -9,3 +9,5 @@ export { currentDemand, withDemand, DemandGate, SinkDemand } from './core/FrameD
 export type { FrameDemand } from './core/FrameDemand';
 export { sharedVoiceClock, createHighResolutionClock, schedulerClock } from './core/VoiceClock';
 export type { ClockTick, VoiceClock, HighResolutionClockOptions } from './core/VoiceClock';
+export { generateDependencyReport, collectDependencyReport } from './generateDependencyReport';
+export type { DependencyReport } from './generateDependencyReport';

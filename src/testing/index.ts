@@ -5,3 +5,5 @@
 export { startVoiceServer } from './startVoiceServer';
 export type * from './VoiceServer';
 export * from './audio';
+export { startMainGateway } from './startMainGateway';
+export type * from './MainGateway';

@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+/**
+ * `rxvoice`: play a file into, or record from, a Discord voice channel.
+ *
+ *   rxvoice play   --guild ID --channel ID <file|url> [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
+ *   rxvoice record --guild ID --channel ID [--out DIR] [--format wav|ogg] [--duration 60s]
+ *
+ * The token comes from `--token` or `DISCORD_TOKEN` and is never printed. The main
+ * gateway is `@discordjs/ws`; the voice side is `joinVoiceChannelFrom`. See `--help`.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { joinVoiceChannelFrom } from '../gateway/joinVoiceChannelFrom';
+import type { VoiceConnection, VoiceLogEntry } from '../gateway/connectVoice';
+import type { ReadyState } from '../gateway/waitForReady';
+import { RxVoiceError } from '../errors';
+import { generateDependencyReport } from '../generateDependencyReport';
+import { parseCliArgs, USAGE, type CommonArgs, type PlayArgs, type RecordArgs } from './args';
+import { CliError } from './CliError';
+import { connectDiscordGateway, type DiscordGateway } from './discordGateway';
+import { preparePlay, probeDurationMs, runPlay } from './play';
+import { runRecord } from './record';
+import { formatTime } from './time';
+
+/** Streams and hooks the CLI runs with (tests may replace them). */
+interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  /** Whether stdout is a terminal (progress rewrites one line). */
+  tty: boolean;
+}
+
+/** Replaces every occurrence of the secrets in `text`. */
+function redactor(secrets: readonly string[]): (text: string) => string {
+  const list = secrets.filter((s) => s.length >= 4);
+  return (text) => list.reduce((t, s) => t.split(s).join('[redacted]'), text);
+}
+
+/** The token as given on the command line or in the environment, for redaction before parsing succeeded. */
+function tokenCandidates(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const found: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === '--token' && argv[i + 1] !== undefined) found.push(argv[i + 1]);
+    else if (a.startsWith('--token=')) found.push(a.slice('--token='.length));
+  });
+  if (env.DISCORD_TOKEN) found.push(env.DISCORD_TOKEN);
+  return found.flatMap((t) => [t, t.trim()]);
+}
+
+/** SIGINT: each press calls the current handler; a second press (or one before a handler exists) exits with 130. */
+class Interrupts {
+  private handler: (() => void) | null = null;
+  private presses = 0;
+
+  constructor(private readonly onForce: () => void) {
+    process.on('SIGINT', () => {
+      this.presses++;
+      if (this.handler && this.presses === 1) this.handler();
+      else this.onForce();
+    });
+  }
+
+  set(handler: () => void): void {
+    this.handler = handler;
+  }
+}
+
+function rxvoiceVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function voiceLogger(io: Io, verbose: boolean): ((e: VoiceLogEntry) => void) | undefined {
+  if (!verbose) return undefined;
+  return (e) => io.err(`voice ${e.level}: ${e.message}${e.data ? ` ${JSON.stringify(e.data)}` : ''}`);
+}
+
+/** Connects the main gateway and joins the voice channel; on failure cleans up and throws a {@link CliError}. */
+async function join(args: CommonArgs, io: Io, selfDeaf: boolean): Promise<{ gateway: DiscordGateway; conn: VoiceConnection; ready: ReadyState }> {
+  const log = args.verbose ? (line: string) => io.err(line) : undefined;
+  io.err(`connecting to the main gateway${args.gatewayUrl ? ` at ${args.gatewayUrl}` : ''}…`);
+  const gateway = await connectDiscordGateway({ token: args.token, guildId: args.guildId, channelId: args.channelId, gatewayUrl: args.gatewayUrl, log });
+  io.err(`logged in as user ${gateway.userId} (shard ${gateway.shardId}); joining channel ${args.channelId} of guild ${args.guildId}…`);
+  const conn = joinVoiceChannelFrom({
+    guildId: args.guildId,
+    channelId: args.channelId,
+    userId: gateway.userId,
+    selfDeaf,
+    dave: args.dave,
+    ...(args.voiceCa ? { tls: { ca: args.voiceCa } } : {}),
+    logger: voiceLogger(io, args.verbose),
+    gateway: gateway.link,
+  });
+  try {
+    const ready = await conn.ready(20_000);
+    return { gateway, conn, ready };
+  } catch (err) {
+    conn.destroy();
+    await gateway.flush();
+    await gateway.destroy();
+    const why =
+      err instanceof RxVoiceError && err.code === 'READY_TIMEOUT'
+        ? 'no voice server answered within 20 s (does the bot have the Connect permission? is the channel full?)'
+        : err instanceof Error
+          ? `${err.name}${err instanceof RxVoiceError ? ` ${err.code}` : ''}: ${err.message}`
+          : String(err);
+    throw new CliError('JOIN_FAILED', `could not join voice channel ${args.channelId} of guild ${args.guildId}: ${why}`, { cause: err });
+  }
+}
+
+/** Leaves the channel (op 4 with channel_id null), waits for it to be written, closes the main gateway. */
+async function leave(gateway: DiscordGateway, conn: VoiceConnection): Promise<void> {
+  conn.destroy();
+  await gateway.flush();
+  await gateway.destroy();
+}
+
+async function play(args: PlayArgs, io: Io, interrupts: Interrupts): Promise<number> {
+  const ffmpegPath = await preparePlay(args);
+  const duration = ffmpegPath ? probeDurationMs(args.input, ffmpegPath) : Promise.resolve(null);
+  const { gateway, conn, ready } = await join(args, io, true);
+  try {
+    io.err(`joined (ssrc ${ready.ssrc}, ${ready.mode}); playing ${args.input}`);
+    let lastLength = 0;
+    const last = await runPlay(
+      conn,
+      args,
+      {
+        progress: (line, final) => {
+          if (io.tty) {
+            io.out(`\r${line.padEnd(lastLength)}${final ? '\n' : ''}`);
+            lastLength = line.length;
+          } else io.out(`${line}\n`);
+        },
+        info: (line) => io.err(`${io.tty ? '\n' : ''}${line}`),
+        onInterrupt: (h) => interrupts.set(h),
+      },
+      await duration,
+    );
+    io.err(
+      `done: played ${formatTime(last.positionMs)} (${last.framesSent} frames, ${last.silenceFramesSent} silence frames, ` +
+        `${last.framesLate} late, ${last.underruns} underruns); leaving the channel`,
+    );
+    return 0;
+  } finally {
+    await leave(gateway, conn);
+  }
+}
+
+async function record(args: RecordArgs, io: Io, interrupts: Interrupts): Promise<number> {
+  const { gateway, conn, ready } = await join(args, io, false);
+  let connectionError: Error | null = null;
+  try {
+    io.err(
+      `joined (ssrc ${ready.ssrc}, ${ready.mode}); recording to ${args.outDir} (${args.format})` +
+        `${args.durationMs !== null ? ` for ${formatTime(args.durationMs)}` : ''}; Ctrl-C to stop`,
+    );
+    const result = await runRecord(conn, args, { info: (line) => io.err(line), onInterrupt: (h) => interrupts.set(h) });
+    connectionError = result.connectionError;
+    if (result.files.length === 0) io.err('nobody spoke: no files written');
+    for (const f of result.files) io.out(`${f.path}\t${formatTime(f.durationMs)}\tuser ${f.userId}\n`);
+  } finally {
+    await leave(gateway, conn);
+  }
+  if (connectionError) throw new CliError('JOIN_FAILED', `the voice connection ended: ${connectionError.message}`, { cause: connectionError });
+  return 0;
+}
+
+/** Runs the CLI; resolves with the exit status. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const redact = redactor(tokenCandidates(argv, env));
+  const safe: Io = { out: (s) => io.out(redact(s)), err: (s) => io.err(redact(s)), tty: io.tty };
+  const interrupts = new Interrupts(() => {
+    safe.err('interrupted');
+    process.exit(130);
+  });
+  let verbose = false;
+  try {
+    const args = parseCliArgs(argv, env);
+    switch (args.command) {
+      case 'help':
+        safe.out(USAGE);
+        return 0;
+      case 'version':
+        safe.out(`rxvoice ${rxvoiceVersion()}\n`);
+        return 0;
+      case 'report':
+        safe.out(`${generateDependencyReport()}\n`);
+        return 0;
+      case 'play':
+        verbose = args.verbose;
+        return await play(args, safe, interrupts);
+      case 'record':
+        verbose = args.verbose;
+        return await record(args, safe, interrupts);
+    }
+  } catch (err) {
+    if (err instanceof CliError) {
+      safe.err(`rxvoice: ${err.code}: ${err.message}`);
+      return err.exitStatus;
+    }
+    const e = err instanceof Error ? err : new Error(String(err));
+    safe.err(`rxvoice: unexpected error: ${e.name}${e instanceof RxVoiceError ? ` ${e.code}` : ''}: ${e.message}`);
+    if (verbose && e.stack) safe.err(e.stack);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env, {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(`${s}\n`),
+    tty: process.stdout.isTTY === true,
+  })
+    .then((status) => process.exit(status))
+    .catch((err: unknown) => {
+      process.stderr.write(`rxvoice: ${err instanceof Error ? err.message : 'failed'}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,146 @@
+import type { Observable } from 'rxjs';
+import type { VoiceServer } from './VoiceServer';
+
+/** A channel of an emulated guild. */
+export interface MainGatewayChannel {
+  id: string;
+  /** Default `channel-<id>`. */
+  name?: string;
+  /** `voice` (type 2, the default), `stage` (13) or `text` (0). Only voice and stage channels can be joined. */
+  type?: 'voice' | 'stage' | 'text';
+}
+
+/** Another member's voice state, present in GUILD_CREATE (`voice_states`). */
+export interface MainGatewayVoiceState {
+  userId: string;
+  channelId: string;
+  /** Default `session-<userId>`. */
+  sessionId?: string;
+  selfMute?: boolean;
+  selfDeaf?: boolean;
+}
+
+/** A guild the bot is in. */
+export interface MainGatewayGuild {
+  id: string;
+  /** Default `guild-<id>`. */
+  name?: string;
+  /** Default: one voice channel `voice-<guild id>`. */
+  channels?: MainGatewayChannel[];
+  /** Other users already in voice channels. */
+  voiceStates?: MainGatewayVoiceState[];
+}
+
+/** Options of {@link startMainGateway}. */
+export interface MainGatewayOptions {
+  /** The bot token IDENTIFY and RESUME must carry (a `Bot ` prefix is accepted). Anything else closes with 4004. */
+  token: string;
+  /** The bot's user id (READY `user.id`). Default `'100000000000000001'`. */
+  botUserId?: string;
+  /** The bot's username. Default `rxvoice-bot`. */
+  botUsername?: string;
+  /** Guilds sent as GUILD_CREATE after READY (when the GUILDS intent is requested). */
+  guilds?: MainGatewayGuild[];
+  /**
+   * Voice server to hand out in VOICE_SERVER_UPDATE: each join registers the bot's voice
+   * session there first (`registerSession`), and `endpoint` is its TLS `host:port`.
+   */
+  voiceServer?: Pick<VoiceServer, 'endpoint' | 'registerSession'>;
+  /** Endpoint to send instead of `voiceServer.endpoint`. Without either, `endpoint: null` (Discord: "waiting for a voice server"). */
+  voiceEndpoint?: string;
+  /** Address to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** `heartbeat_interval` in HELLO, ms. Default 41250 (what Discord sends). */
+  heartbeatIntervalMs?: number;
+  /** Close with 4009 when no heartbeat arrived for this long, ms. Default 2 × interval + 1000. */
+  heartbeatTimeoutMs?: number;
+  /** Privileged intents the application may request (bits); others close with 4014. Default 0. */
+  allowedPrivilegedIntents?: number;
+  /** How long a closed session stays resumable, ms. Default 60000. */
+  resumeWindowMs?: number;
+}
+
+/** What an IDENTIFY carried (the token is never recorded, only whether it matched). */
+export interface MainGatewayIdentify {
+  intents: number;
+  shard: [number, number] | null;
+  properties: Record<string, unknown>;
+  compress: boolean;
+  /** Whether the token matched. */
+  authenticated: boolean;
+}
+
+/** The `d` of an op 4 VOICE_STATE_UPDATE a client sent. */
+export interface MainGatewayVoiceStateRequest {
+  guild_id: string;
+  channel_id: string | null;
+  self_mute: boolean;
+  self_deaf: boolean;
+}
+
+/** One line of the emulator's log, emitted on `events$`. */
+export type MainGatewayEvent =
+  | { type: 'socket-open'; remote: string; query: string }
+  | { type: 'identify'; identify: MainGatewayIdentify; sessionId: string | null }
+  | { type: 'resume'; sessionId: string; seq: number; ok: boolean; replayed: number }
+  | { type: 'heartbeat'; seq: number | null; sessionId: string | null }
+  | { type: 'voice-state-request'; sessionId: string; request: MainGatewayVoiceStateRequest; accepted: boolean; reason?: string }
+  | { type: 'dispatch'; sessionId: string; t: string; s: number }
+  | { type: 'client-message'; sessionId: string | null; op: number }
+  | { type: 'close'; sessionId: string | null; code: number; reason: string; byServer: boolean };
+
+/** A gateway session as the emulator sees it. */
+export interface MainGatewaySession {
+  sessionId: string;
+  intents: number;
+  shard: [number, number];
+  /** Open WebSocket right now. */
+  connected: boolean;
+  /** Last sequence number sent. */
+  seq: number;
+  /** The bot's voice channel per guild id (null: not in voice). */
+  voiceChannels: Record<string, string | null>;
+  identifies: number;
+  resumes: number;
+  heartbeats: number;
+}
+
+/**
+ * A running emulator of Discord's main gateway (v10, JSON, no compression), from
+ * {@link startMainGateway}.
+ */
+export interface MainGateway {
+  /** `ws://127.0.0.1:PORT` (clients add `?v=10&encoding=json`). */
+  readonly url: string;
+  /** What `GET /gateway/bot` would return for this emulator (one shard), e.g. for @discordjs/ws. */
+  gatewayBotInfo(): {
+    url: string;
+    shards: number;
+    session_start_limit: { total: number; remaining: number; reset_after: number; max_concurrency: number };
+  };
+  /** Every event, as it happens. */
+  readonly events$: Observable<MainGatewayEvent>;
+  /** IDENTIFY payloads received, in order (without the token). */
+  identifies(): MainGatewayIdentify[];
+  /** Op 4 VOICE_STATE_UPDATE payloads (`d`) received, in order. */
+  voiceStateRequests(): MainGatewayVoiceStateRequest[];
+  /** Sessions (connected or resumable). */
+  sessions(): MainGatewaySession[];
+  /**
+   * Sets another user's voice state (null channel: leaves) and dispatches
+   * VOICE_STATE_UPDATE to the sessions that receive it (GUILD_VOICE_STATES intent).
+   * For the bot's own user id it behaves like being moved or disconnected by a moderator.
+   */
+  setVoiceState(guildId: string, userId: string, channelId: string | null): void;
+  /** Sends a dispatch to every identified session (or one). Returns how many got it. */
+  dispatch(t: string, d: unknown, sessionId?: string): number;
+  /** Fault controls. */
+  readonly faults: {
+    /** Closes every client socket (or one session's) with `code`. */
+    close(code: number, reason?: string, sessionId?: string): void;
+    /** Stops (true) or resumes (false) answering heartbeats. */
+    ignoreHeartbeats(ignore: boolean): void;
+  };
+  /** Stops the server and closes every socket. */
+  close(): Promise<void>;
+}
