@@ -21,7 +21,6 @@ export interface VoiceStateUpdateData {
   channel_id: string | null;
   user_id: string;
   session_id: string;
-  [key: string]: unknown;
 }
 
 /** The `d` of a main-gateway VOICE_SERVER_UPDATE dispatch. */
@@ -30,7 +29,6 @@ export interface VoiceServerUpdateData {
   token: string;
   /** `null` while Discord allocates a new voice server: wait for the next update. */
   endpoint: string | null;
-  [key: string]: unknown;
 }
 
 /** The main-gateway op 4 VOICE_STATE_UPDATE payload that joins, moves or leaves. */

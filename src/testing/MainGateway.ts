@@ -1,3 +1,4 @@
+import type { APIApplicationCommand } from 'discord-api-types/v10';
 import type { Observable } from 'rxjs';
 import type { VoiceServer } from './VoiceServer';
 
@@ -58,6 +59,72 @@ export interface MainGatewayOptions {
   allowedPrivilegedIntents?: number;
   /** How long a closed session stays resumable, ms. Default 60000. */
   resumeWindowMs?: number;
+  /**
+   * Also answer a minimal REST API (v10, JSON) on the same port, at `restUrl`
+   * (`http://127.0.0.1:PORT/api`), for bot libraries such as discord.js (`rest: { api: restUrl }`):
+   * `GET /gateway`, `GET /gateway/bot`, `GET /users/@me`, `GET|PUT /applications/:id/commands`
+   * and `…/guilds/:id/commands` (bulk overwrite), `POST /interactions/:id/:token/callback`,
+   * `GET|PATCH|DELETE /webhooks/:id/:token/messages/@original`, `POST /webhooks/:id/:token`
+   * (follow-ups). Default false (plain HTTP requests get 426).
+   */
+  rest?: boolean;
+  /** How long after INTERACTION_CREATE its callback is accepted, ms (later: 404 Unknown interaction, code 10062). Default 3000, as on Discord. */
+  interactionResponseTimeoutMs?: number;
+}
+
+/** A user invoking a slash command, for {@link MainGateway.interact}. */
+export interface MainGatewayInteraction {
+  /** The command's name: it must have been registered (PUT …/commands), for the guild or globally. */
+  name: string;
+  /**
+   * Option values by name. Their types come from the registered command; a required
+   * option missing, or an option it does not declare, throws.
+   */
+  options?: Record<string, string | number | boolean>;
+  guildId: string;
+  /** The channel the command is invoked in. Default: the guild's first text channel, else its first channel. */
+  channelId?: string;
+  /**
+   * The invoking member. Their voice state (what `member.voice.channel` reads) is the one in
+   * the guild's `voiceStates` or set with `setVoiceState`.
+   */
+  userId: string;
+  /** Default `user-<userId>`. */
+  username?: string;
+}
+
+/** An INTERACTION_CREATE the emulator sent, from {@link MainGateway.interact}. */
+export interface MainGatewayInteractionHandle {
+  id: string;
+  /** The interaction token (callback and webhook routes). */
+  token: string;
+  /** Sessions that received the dispatch. */
+  delivered: number;
+}
+
+/** What a bot answered to an interaction over REST. */
+export interface MainGatewayInteractionResponse {
+  interactionId: string;
+  /**
+   * `callback`: `POST /interactions/:id/:token/callback`; `edit`: `PATCH
+   * /webhooks/:app/:token/messages/@original` (discord.js `editReply`); `follow-up`: `POST
+   * /webhooks/:app/:token` (`followUp`); `delete`: `DELETE …/messages/@original`.
+   */
+  kind: 'callback' | 'edit' | 'follow-up' | 'delete';
+  /** `callback`: the interaction response type (4 message, 5 deferred message, …); otherwise null. */
+  type: number | null;
+  /** `callback`: the body's `data`; `edit` and `follow-up`: the body; `delete`: null. */
+  data: Record<string, unknown> | null;
+  /** `data.content` when it is a string. */
+  content: string | null;
+}
+
+/** A REST request the emulator answered (the Authorization header is never recorded). */
+export interface MainGatewayRestRequest {
+  method: string;
+  /** Path without the query, e.g. `/api/v10/gateway/bot`. */
+  path: string;
+  status: number;
 }
 
 /** What an IDENTIFY carried (the token is never recorded, only whether it matched). */
@@ -87,7 +154,9 @@ export type MainGatewayEvent =
   | { type: 'voice-state-request'; sessionId: string; request: MainGatewayVoiceStateRequest; accepted: boolean; reason?: string }
   | { type: 'dispatch'; sessionId: string; t: string; s: number }
   | { type: 'client-message'; sessionId: string | null; op: number }
-  | { type: 'close'; sessionId: string | null; code: number; reason: string; byServer: boolean };
+  | { type: 'close'; sessionId: string | null; code: number; reason: string; byServer: boolean }
+  | { type: 'rest'; request: MainGatewayRestRequest }
+  | { type: 'interaction-response'; response: MainGatewayInteractionResponse };
 
 /** A gateway session as the emulator sees it. */
 export interface MainGatewaySession {
@@ -134,6 +203,21 @@ export interface MainGateway {
   setVoiceState(guildId: string, userId: string, channelId: string | null): void;
   /** Sends a dispatch to every identified session (or one). Returns how many got it. */
   dispatch(t: string, d: unknown, sessionId?: string): number;
+  /** `http://127.0.0.1:PORT/api` with the `rest` option (discord.js: `rest: { api: restUrl }`), else null. */
+  readonly restUrl: string | null;
+  /** REST requests answered, in order. */
+  restRequests(): MainGatewayRestRequest[];
+  /** Commands registered by bulk overwrite: global ones, or a guild's. */
+  commands(guildId?: string): APIApplicationCommand[];
+  /**
+   * A user invokes a registered slash command: sends INTERACTION_CREATE (type 2
+   * APPLICATION_COMMAND, chat input) with the member, the channel and the options to the
+   * sessions of the guild's shard. Its answers arrive over REST (`interactionResponses`).
+   * Throws for an unknown guild, channel or command, or options that do not fit it.
+   */
+  interact(interaction: MainGatewayInteraction): MainGatewayInteractionHandle;
+  /** Answers to interactions (all, or one's), in order. */
+  interactionResponses(interactionId?: string): MainGatewayInteractionResponse[];
   /** Fault controls. */
   readonly faults: {
     /** Closes every client socket (or one session's) with `code`. */

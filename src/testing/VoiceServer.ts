@@ -18,6 +18,23 @@ export interface VoiceServerOptions {
   resumeWindowMs?: number;
   /** Close clients that identify without `max_dave_protocol_version` ≥ 1 with 4017. */
   requireDave?: boolean;
+  /**
+   * Act as a DAVE voice gateway (daveprotocol.com): clients that identify with
+   * `max_dave_protocol_version` ≥ 1 get `dave_protocol_version: 1` and the MLS external sender
+   * (op 25); the emulator is the group's delivery service (external Add/Remove proposals, first
+   * commit of an epoch wins, welcomes, transitions, sole member reset, downgrade to protocol 0
+   * while a client without DAVE is connected unless `requireDave`). See `server.dave()`.
+   * Default false.
+   */
+  dave?: boolean;
+  /**
+   * Act as the SFU: forward the media each client sends (transport-decrypted, payload — an E2EE
+   * frame under DAVE — untouched) to every other client of the same `serverId` with UDP set up,
+   * resealed with the recipient's key. Default: `true` with `dave`, else false.
+   */
+  relay?: boolean;
+  /** DAVE: wait this long for op 23 from every member before op 22 execute_transition, ms. Default 2000. */
+  daveTransitionTimeoutMs?: number;
   /** Sessions accepted by IDENTIFY (more can be added with `registerSession`). */
   sessions?: VoiceSessionCredentials[];
   /** Accept any token and session id (for demos and `npm run emulator`). Default false. */
@@ -26,6 +43,13 @@ export interface VoiceServerOptions {
   decode?: boolean;
   /** Keep at most this much audio (ms) per stream, PCM and Opus payloads. Default 600000 (10 min). */
   maxKeptAudioMs?: number;
+  /**
+   * Benchmarks: called with each RTP datagram as it arrives, before fault injection and
+   * decryption; return `false` to skip decrypting and recording it (sampled decryption).
+   */
+  onRtpDatagram?: (datagram: Buffer) => boolean | void;
+  /** SO_RCVBUF of the UDP socket, bytes (many concurrent streams). Default: the OS default. */
+  udpReceiveBufferSize?: number;
   /**
    * TLS certificate and key for `wss://` (PEM). Default: a fresh self-signed one. Pass
    * another emulator's `tls` so clients trust several emulators with one `ca`.
@@ -42,6 +66,12 @@ export interface VoiceSessionCredentials {
   userId: string;
   sessionId: string;
   token: string;
+  /**
+   * Voice channel id (what a client passes to its DAVE session). With `dave`, the channel's MLS
+   * group id is this id as a big-endian u64; default `serverId` (right for DM calls, where the
+   * server id is the channel id). DAVE needs numeric (snowflake) user and channel ids.
+   */
+  channelId?: string;
 }
 
 /** |inter-arrival − 20 ms| over a stream's packets, ms. */
@@ -90,6 +120,12 @@ export interface ReceivedStream {
   payloads: Buffer[];
   /** Audio duration from frame count, ms (frames × 20). */
   durationMs: number;
+  /**
+   * Of `frames`, payloads that pass the DAVE protocol frame check (0xFAFA magic marker footer,
+   * daveprotocol.com "Protocol Frame Check"): end-to-end encrypted, not Opus. They are kept in
+   * `payloads` but not decoded (nor counted as `decodeFailures`).
+   */
+  e2eeFrames: number;
 }
 
 /** A client session as the emulator sees it. */
@@ -128,7 +164,80 @@ export type VoiceServerEvent =
   | { type: 'session-end'; userId: string; sessionId: string }
   | { type: 'udp-discovery'; ssrc: number; address: string; port: number }
   | { type: 'udp-stream-start'; userId: string; ssrc: number }
-  | { type: 'udp-bad-packet'; reason: string; bytes: number };
+  | { type: 'udp-bad-packet'; reason: string; bytes: number }
+  /** Op 26 validated (or not). */
+  | { type: 'dave-key-package'; serverId: string; userId: string; accepted: boolean; reason?: string }
+  /** Op 27 sent: proposals appended or revoked, for the group at `epoch`. */
+  | {
+      type: 'dave-proposals';
+      serverId: string;
+      operation: 'append' | 'revoke';
+      epoch: number;
+      proposals: Array<{ kind: 'add' | 'remove'; userId: string }>;
+      recipients: string[];
+    }
+  /** Op 28 received: accepted (first valid commit of `epoch`, relayed as op 29) or rejected. */
+  | {
+      type: 'dave-commit';
+      serverId: string;
+      userId: string;
+      /** Epoch the commit was made in (-1 if it could not be read). */
+      epoch: number;
+      accepted: boolean;
+      reason?: string;
+      transitionId?: number;
+      added?: string[];
+      removed?: string[];
+    }
+  /** Op 30 sent to a welcomed member (`corrupted` by `faults.corruptDaveWelcome`). */
+  | { type: 'dave-welcome'; serverId: string; userId: string; transitionId: number; corrupted: boolean }
+  /**
+   * A transition: `prepare` (op 29 / op 21 sent), `execute` (op 22 sent, after every op 23 or
+   * the timeout), or `prepare-epoch` (op 24: upgrade, or sole member reset with op 21 id 0).
+   */
+  | {
+      type: 'dave-transition';
+      serverId: string;
+      transitionId: number;
+      phase: 'prepare' | 'execute' | 'prepare-epoch';
+      reason: 'commit' | 'downgrade' | 'upgrade' | 'sole-member-reset';
+      protocolVersion: number;
+      epoch: number;
+      users: string[];
+      timedOut?: boolean;
+      /** Execute: users that never sent op 23. */
+      notReady?: string[];
+    }
+  /** Op 31 received from `userId`. */
+  | { type: 'dave-invalid'; serverId: string; userId: string; transitionId: number };
+
+/** DAVE state of one channel, from `server.dave()`. */
+export interface DaveStatus {
+  serverId: string;
+  /** Channel id the MLS group id comes from. */
+  channelId: string;
+  /** 1 = DAVE, 0 = downgraded to transport encryption only (a client without DAVE is connected). */
+  protocolVersion: number;
+  /** A commit created the group (false during initial group creation and after a reset). */
+  established: boolean;
+  /** MLS epoch of the group (0 while unestablished). */
+  epoch: number;
+  /** Group members (user ids) in leaf order, as the delivery service tracks them. */
+  members: string[];
+  /** Leaf index of each member in the MLS ratchet tree (removals leave blank leaves; adds fill the leftmost). */
+  leaves: Record<string, number>;
+  /** Connected DAVE clients not (or no longer, after op 31) taking part in the group. */
+  pending: string[];
+  /** Transitions executed (op 22 sent). */
+  transitions: number;
+  commitsAccepted: number;
+  /** Invalid and stale commits (a later commit for an epoch that already moved on). */
+  commitsRejected: number;
+  /** Op 31 reports. */
+  invalidReports: number;
+  /** Last internal error of the DAVE layer, if any (a bug in the emulator). */
+  lastError?: string;
+}
 
 /** UDP faults, applied to a fraction of datagrams in one direction. */
 export interface UdpFaults {
@@ -151,6 +260,8 @@ export interface UdpStats {
   unknownSsrc: number;
   keepAlives: number;
   ipDiscoveries: number;
+  /** RTP packets forwarded to other clients (`relay`), one per recipient. */
+  relayed: number;
   faults: { dropped: number; reordered: number; delayed: number };
 }
 
@@ -210,6 +321,11 @@ export interface VoiceServer {
   resetReceived(): void;
   /** UDP counters: datagrams dropped as malformed (`badPackets`, of which `unknownSsrc`), keep-alives, IP discoveries, injected faults. */
   udpStats(): UdpStats;
+  /**
+   * DAVE state of the channel `serverId` (default: the first channel a client joined), or
+   * undefined without `dave` or before any client of that channel identified.
+   */
+  dave(serverId?: string): DaveStatus | undefined;
 
   /**
    * Announces `userId` (op 11, op 5), waits 100 ms (so that clients which map SSRCs from op 5,
@@ -232,6 +348,16 @@ export interface VoiceServer {
     udp(faults: UdpFaults | null): void;
     /** Stops (true) or resumes (false) answering heartbeats. */
     ignoreHeartbeats(ignore: boolean): void;
+    /**
+     * DAVE: corrupt the next `count` (default 1) welcomes (op 30) sent to `userId`, so that it
+     * fails to join and reports op 31. `count` 0 cancels.
+     */
+    corruptDaveWelcome(userId: string, count?: number): void;
+    /**
+     * DAVE: downgrade the channel to protocol 0 as if a client without DAVE were connected
+     * (true), or let it upgrade back (false) once no such client is left.
+     */
+    forceDaveDowngrade(serverId: string, downgrade: boolean): void;
   };
 
   /** Stops everything; writes WAV files if `wavDir` was set. */

@@ -19,6 +19,8 @@ async function main(): Promise<void> {
     host: port,
     acceptAnySession: true,
     requireDave: process.argv.includes('--require-dave'),
+    // DAVE: the MLS group id is the server id here (any session is accepted, so no channel id is known).
+    dave: process.argv.includes('--dave'),
     wavDir: process.env.RXVOICE_EMULATOR_WAV_DIR,
   });
   const verbose = process.argv.includes('--verbose');
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     for (const r of server.received()) {
       console.log(
         `received ssrc=${r.ssrc} user=${r.userId} mode=${r.mode} frames=${r.frames} duration=${r.durationMs}ms ` +
-          `lost=${r.lost} decryptFailures=${r.decryptFailures} pacing p50=${r.pacing.p50.toFixed(2)}ms p99=${r.pacing.p99.toFixed(2)}ms`,
+          `lost=${r.lost} decryptFailures=${r.decryptFailures} e2eeFrames=${r.e2eeFrames} pacing p50=${r.pacing.p50.toFixed(2)}ms p99=${r.pacing.p99.toFixed(2)}ms`,
       );
     }
     await server.close();

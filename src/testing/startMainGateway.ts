@@ -14,6 +14,7 @@ import type {
   MainGatewayVoiceStateRequest,
 } from './MainGateway';
 import type { VoiceSessionCredentials } from './VoiceServer';
+import { createRestApi, type RestApi } from './internal/mainGatewayRest';
 
 /** Dispatches kept per session for RESUME replay. */
 const REPLAY_LOG_SIZE = 1000;
@@ -110,6 +111,11 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  *   IDENTIFY, 4005 second IDENTIFY, 4007 RESUME with a sequence from the future, 4012 an API
  *   version other than 10.
  *
+ * - With `rest: true`, a minimal REST API at `restUrl` (what discord.js needs: gateway
+ *   info, `users/@me`, slash-command bulk overwrite, interaction callbacks and webhook
+ *   edits / follow-ups), and `interact()` sends INTERACTION_CREATE for a registered slash
+ *   command as a user would invoke it; the answers are recorded (`interactionResponses()`).
+ *
  * What clients sent is reported (`identifies()` without tokens, `voiceStateRequests()`,
  * `events$`) for tests.
  *
@@ -158,7 +164,10 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
   }
   const channelsOf = (g: MainGatewayGuild) => g.channels ?? [{ id: `voice-${g.id}`, type: 'voice' as const }];
 
-  const server = http.createServer((_req, res) => {
+  const botUser = { id: botUserId, username: botUsername, discriminator: '0', global_name: null, avatar: null, bot: true, verified: true, flags: 0 };
+  let rest: RestApi | null = null;
+  const server = http.createServer((req, res) => {
+    if (rest && (req.url ?? '').startsWith('/api/')) return rest.handle(req, res);
     res.writeHead(426, { 'content-type': 'text/plain' }).end('rxvoice main-gateway emulator: WebSocket only\n');
   });
   const wss = new WebSocketServer({ server });
@@ -211,6 +220,16 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     return n;
   };
 
+  const channelsData = (g: MainGatewayGuild) =>
+    channelsOf(g).map((c, position) => ({
+      id: c.id,
+      guild_id: g.id,
+      name: c.name ?? `channel-${c.id}`,
+      type: CHANNEL_TYPES[c.type ?? 'voice'],
+      position,
+      ...(c.type === 'text' ? {} : { bitrate: 64_000, user_limit: 0, rtc_region: null }),
+    }));
+
   const guildCreate = (g: MainGatewayGuild, voice: Map<string, VoiceStateRecord>) => ({
     id: g.id,
     name: g.name ?? `guild-${g.id}`,
@@ -219,14 +238,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     large: false,
     member_count: 1 + voice.size,
     joined_at: new Date(0).toISOString(),
-    channels: channelsOf(g).map((c, position) => ({
-      id: c.id,
-      guild_id: g.id,
-      name: c.name ?? `channel-${c.id}`,
-      type: CHANNEL_TYPES[c.type ?? 'voice'],
-      position,
-      ...(c.type === 'text' ? {} : { bitrate: 64_000, user_limit: 0, rtc_region: null }),
-    })),
+    channels: channelsData(g),
     voice_states: [...voice.values()].map((v) => {
       const { guild_id: _omit, ...rest } = voiceStateData(g.id, v);
       void _omit;
@@ -310,7 +322,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     const own = [...guilds.values()].filter(({ guild }) => shardOf(guild.id, session.shard[1]) === session.shard[0]);
     sendDispatch(session, GatewayDispatchEvents.Ready, {
       v: 10,
-      user: { id: botUserId, username: botUsername, discriminator: '0', global_name: null, avatar: null, bot: true, verified: true, flags: 0 },
+      user: botUser,
       guilds: own.map(({ guild }) => ({ id: guild.id, unavailable: true })),
       session_id: session.sessionId,
       resume_gateway_url: url,
@@ -468,13 +480,47 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     armWatchdog(state);
   });
 
+  const gatewayBotInfo = () => ({
+    url,
+    shards: 1,
+    session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+  });
+
+  if (options.rest) {
+    rest = createRestApi({
+      token: expectedToken,
+      botUser,
+      applicationId: botUserId,
+      gatewayBotInfo,
+      guild: (guildId) => {
+        const g = guilds.get(guildId);
+        if (!g) return undefined;
+        return {
+          channels: channelsData(g.guild),
+          voiceState: (userId) => (g.voice.has(userId) ? { deaf: false, mute: false } : undefined),
+        };
+      },
+      dispatchToGuild: (guildId, t, d) => {
+        const targets = sessionsOfGuild(guildId);
+        for (const s of targets) sendDispatch(s, t, d);
+        return targets.length;
+      },
+      emit,
+      responseTimeoutMs: options.interactionResponseTimeoutMs ?? 3000,
+    });
+  }
+  const noRest = (): never => {
+    throw new Error('startMainGateway: start it with `rest: true` for the REST API and interactions');
+  };
+
   return {
     url,
-    gatewayBotInfo: () => ({
-      url,
-      shards: 1,
-      session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
-    }),
+    gatewayBotInfo,
+    restUrl: rest ? `http://${host}:${port}/api` : null,
+    restRequests: () => rest?.requests() ?? [],
+    commands: (guildId) => rest?.commands(guildId) ?? [],
+    interact: (interaction) => (rest ?? noRest()).interact(interaction),
+    interactionResponses: (interactionId) => rest?.responses(interactionId) ?? [],
     events$: events.asObservable(),
     identifies: () => identifies.map((i) => ({ ...i, properties: { ...i.properties } })),
     voiceStateRequests: () => voiceRequests.map((r) => ({ ...r })),
@@ -527,7 +573,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       }
       for (const s of [...sessions.values()]) endSession(s);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // REST clients keep connections alive; they must not hold the close.
+        server.closeAllConnections();
+      });
       events.complete();
     },
   };

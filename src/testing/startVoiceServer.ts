@@ -19,7 +19,7 @@ import {
   VoiceOpcode,
   type VoiceMessage,
 } from '../protocol/opcodes';
-import { rtpHeaderSize, writeRtpHeader, RTP_HEADER_SIZE } from '../protocol/rtp';
+import { rtpHeaderSize, writeRtpHeader, RTP_HEADER_SIZE, type RtpHeader } from '../protocol/rtp';
 import {
   createTransportCipher,
   SUPPORTED_ENCRYPTION_MODES,
@@ -27,6 +27,8 @@ import {
 } from '../protocol/transportCrypto';
 import { generateTone } from './audio/generateTone';
 import { encodeWav } from './audio/wav';
+import type { DaveCoordinator, DaveLink } from './internal/dave/DaveCoordinator';
+import { isDaveProtocolFrame } from './internal/dave/protocolFrame';
 import { selfSignedCertificate } from './internal/selfSignedCertificate';
 import { StreamRecorder } from './internal/StreamRecorder';
 import { UdpFaultInjector } from './internal/UdpFaultInjector';
@@ -105,6 +107,8 @@ class Session {
   resumeTimer: NodeJS.Timeout | null = null;
   /** Nonce counters of speakAs streams sent to this client, per speaking SSRC. */
   readonly outNonce = new Map<number, number>();
+  /** This session as the DAVE layer sees it (`dave` servers). */
+  daveLink: DaveLink | null = null;
 
   constructor(
     readonly creds: VoiceSessionCredentials,
@@ -158,6 +162,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   const resumeWindow = options.resumeWindowMs ?? 60_000;
   const maxKeptFrames = Math.ceil((options.maxKeptAudioMs ?? 600_000) / 20);
   const decode = options.decode ?? true;
+  const relay = options.relay ?? options.dave ?? false;
 
   const events = new Subject<VoiceServerEvent>();
   const emit = (e: VoiceServerEvent): void => events.next(e);
@@ -172,7 +177,13 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   const speakTimers = new Set<NodeJS.Timeout>();
   let ignoreHeartbeats = false;
   let closed = false;
-  const udpCounters = { badPackets: 0, unknownSsrc: 0, keepAlives: 0, ipDiscoveries: 0 };
+  const udpCounters = { badPackets: 0, unknownSsrc: 0, keepAlives: 0, ipDiscoveries: 0, relayed: 0 };
+  // DAVE: ts-mls (ESM, heavy) is loaded only when asked for.
+  const dave: DaveCoordinator | null = options.dave
+    ? await (
+        await import('./internal/dave/DaveCoordinator')
+      ).DaveCoordinator.create({ transitionTimeoutMs: options.daveTransitionTimeoutMs ?? 2000, emit: (e) => emit(e) })
+    : null;
 
   // ---- gateway: sending -----------------------------------------------------------------
 
@@ -195,7 +206,15 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     session.remember({ seq, data });
     sendRaw(session.ws, data);
   };
-  void sendBinary; // used by the DAVE layer
+
+  const daveLinkFor = (session: Session): DaveLink => ({
+    userId: session.creds.userId,
+    serverId: session.creds.serverId,
+    channelId: session.creds.channelId,
+    maxVersion: session.daveVersion,
+    sendJson: (op, d) => sendSeq(session, op, d),
+    sendBinary: (op, payload) => sendBinary(session, op, payload),
+  });
 
   const channelPeers = (session: Session): Session[] =>
     [...sessions.values()].filter((s) => s !== session && !s.ended && s.creds.serverId === session.creds.serverId);
@@ -209,6 +228,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     for (const peer of channelPeers(session)) {
       sendSeq(peer, VoiceOpcode.ClientDisconnect, { user_id: session.creds.userId });
     }
+    if (dave && session.daveLink) dave.leave(session.daveLink);
     emit({ type: 'session-end', userId: session.creds.userId, sessionId: session.creds.sessionId });
   };
 
@@ -256,7 +276,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     if (!str(server_id) || !str(user_id) || !str(session_id) || !str(token)) {
       throw new CloseWith(VoiceCloseCode.FailedToDecode, 'identify needs server_id, user_id, session_id and token');
     }
-    const dave = typeof d.max_dave_protocol_version === 'number' ? d.max_dave_protocol_version : 0;
+    const daveVersion = typeof d.max_dave_protocol_version === 'number' ? d.max_dave_protocol_version : 0;
     let creds = credentials.get(session_id);
     if (!creds && options.acceptAnySession) {
       creds = { serverId: server_id, userId: user_id, sessionId: session_id, token };
@@ -264,7 +284,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     if (!creds || creds.token !== token || creds.userId !== user_id || creds.serverId !== server_id) {
       throw new CloseWith(VoiceCloseCode.AuthenticationFailed, 'authentication failed');
     }
-    if (options.requireDave && dave < 1) {
+    if (options.requireDave && daveVersion < 1) {
       throw new CloseWith(VoiceCloseCode.E2eeRequired, 'E2EE/DAVE protocol required');
     }
     const previous = sessions.get(session_id);
@@ -272,13 +292,13 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       if (previous.ws) closeSocket([...sockets].find((s) => s.ws === previous.ws)!, 4006, 'session replaced');
       endSession(previous);
     }
-    const session = new Session(creds, dave);
+    const session = new Session(creds, daveVersion);
     while (sessionsBySsrc.has(session.ssrc)) session.ssrc = randomInt(1, 0x7fffffff);
     session.ws = state.ws;
     state.session = session;
     sessions.set(session_id, session);
     sessionsBySsrc.set(session.ssrc, session);
-    emit({ type: 'identify', userId: user_id, serverId: server_id, sessionId: session_id, daveVersion: dave });
+    emit({ type: 'identify', userId: user_id, serverId: server_id, sessionId: session_id, daveVersion });
     sendSeq(session, VoiceOpcode.Ready, {
       ssrc: session.ssrc,
       ip: host,
@@ -290,6 +310,11 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     if (peers.length > 0) {
       sendSeq(session, VoiceOpcode.ClientsConnect, { user_ids: peers.map((p) => p.creds.userId) });
       for (const peer of peers) sendSeq(peer, VoiceOpcode.ClientsConnect, { user_ids: [user_id] });
+    }
+    if (dave) {
+      // After op 11 went out both ways: proposals for this user can only follow it.
+      session.daveLink = daveLinkFor(session);
+      dave.join(session.daveLink);
     }
   };
 
@@ -342,11 +367,13 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     session.mode = mode;
     session.udp = { address, port };
     emit({ type: 'select-protocol', userId: session.creds.userId, mode, address, port });
+    const link = session.daveLink;
     sendSeq(session, VoiceOpcode.SessionDescription, {
       mode,
       secret_key: [...key],
-      dave_protocol_version: 0,
+      dave_protocol_version: dave && link ? dave.protocolFor(link) : 0,
     });
+    if (dave && link) dave.described(link); // op 25 (and in-flight proposals) right after op 4
   };
 
   const onText = (state: SocketState, text: string): void => {
@@ -396,8 +423,18 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         }
         return;
       }
+      case VoiceOpcode.DaveTransitionReady:
+      case VoiceOpcode.DaveMlsInvalidCommitWelcome: {
+        const d = obj(msg.d);
+        if (typeof d.transition_id !== 'number') throw new CloseWith(VoiceCloseCode.FailedToDecode, 'needs a numeric transition_id');
+        const link = session!.daveLink;
+        if (!dave || !link) return;
+        if (msg.op === VoiceOpcode.DaveTransitionReady) dave.transitionReady(link, d.transition_id);
+        else dave.invalidCommitWelcome(link, d.transition_id);
+        return;
+      }
       default:
-        return; // client flags / platform / DAVE JSON ops: accepted
+        return; // client flags / platform: accepted
     }
   };
 
@@ -412,6 +449,11 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     emit({ type: 'client-message', userId: session?.creds.userId ?? null, op: frame.op });
     if (!CLIENT_BINARY_OPS.has(frame.op)) throw new CloseWith(VoiceCloseCode.UnknownOpcode, `unknown binary opcode ${frame.op}`);
     if (!session) throw new CloseWith(VoiceCloseCode.NotAuthenticated, 'not authenticated');
+    const link = session.daveLink;
+    if (!dave || !link) return;
+    const payload = Buffer.from(frame.payload); // handled asynchronously: copy
+    if (frame.op === VoiceOpcode.DaveMlsKeyPackage) dave.keyPackage(link, payload);
+    else if (frame.op === VoiceOpcode.DaveMlsCommitWelcome) dave.commitWelcome(link, payload);
   };
 
   const onConnection = (ws: WebSocket, tls: boolean, remote: string): void => {
@@ -437,7 +479,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
 
   // ---- UDP ------------------------------------------------------------------------------
 
-  const udp = dgram.createSocket('udp4');
+  const udp = dgram.createSocket({ type: 'udp4', recvBufferSize: options.udpReceiveBufferSize });
   udp.on('error', () => undefined);
 
   const recorderFor = (session: Session): StreamRecorder => {
@@ -475,7 +517,33 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       udpCounters.keepAlives++; // keep-alive: clients send a small datagram every ~5 s
       return;
     }
+    if (options.onRtpDatagram?.(msg) === false) return;
     inFaults.apply(() => onRtp(msg), msg.length >= 12 ? msg.readUInt32BE(8) : 0);
+  };
+
+  /**
+   * SFU: forwards a client's packet to the other clients of its channel with UDP set up —
+   * same SSRC, sequence, timestamp, marker and payload type, payload untouched (an E2EE frame
+   * stays opaque), sealed with each recipient's key and nonce counter. Like Discord's SFU, it
+   * does not forward DAVE protocol frames to clients that identified without DAVE.
+   */
+  const relayRtp = (from: Session, h: RtpHeader, payload: Buffer): void => {
+    let header: Buffer | null = null;
+    let e2ee: boolean | null = null;
+    for (const s of sessions.values()) {
+      if (s === from || s.ended || s.creds.serverId !== from.creds.serverId || !s.cipher || !s.udp) continue;
+      if (s.daveVersion < 1 && (e2ee ??= isDaveProtocolFrame(payload))) continue;
+      if (!header) {
+        header = Buffer.alloc(RTP_HEADER_SIZE);
+        writeRtpHeader(header, { sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, marker: h.marker, payloadType: h.payloadType });
+      }
+      const nonce = ((s.outNonce.get(h.ssrc) ?? 0) + 1) >>> 0;
+      s.outNonce.set(h.ssrc, nonce);
+      const packet = s.cipher.seal(header, payload, nonce);
+      const { address, port } = s.udp;
+      udpCounters.relayed++;
+      outFaults.apply(() => udp.send(packet, port, address), h.ssrc);
+    }
   };
 
   const onRtp = (msg: Buffer): void => {
@@ -495,6 +563,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       return;
     }
     rec.record(opened.header, opened.payload);
+    if (relay) relayRtp(session, opened.header, opened.payload);
   };
 
   udp.on('message', (msg, rinfo) => {
@@ -660,6 +729,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         delayed: inFaults.delayed + outFaults.delayed,
       },
     }),
+    dave: (serverId) => dave?.status(serverId),
     speakAs,
     sendUdp: (userId, datagram) => {
       for (const s of sessions.values()) {
@@ -697,6 +767,8 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       ignoreHeartbeats: (ignore) => {
         ignoreHeartbeats = ignore;
       },
+      corruptDaveWelcome: (userId, count = 1) => dave?.corruptWelcome(userId, count),
+      forceDaveDowngrade: (serverId, downgrade) => dave?.forceDowngrade(serverId, downgrade),
     },
     close: async () => {
       if (closed) return;
@@ -704,6 +776,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       for (const t of speakTimers) clearTimeout(t);
       for (const state of [...sockets]) closeSocket(state, 1001, 'server shutting down');
       for (const s of sessions.values()) if (s.resumeTimer) clearTimeout(s.resumeTimer);
+      dave?.dispose();
       inFaults.dispose();
       outFaults.dispose();
       for (const ws of [...wss.clients, ...wssTls.clients]) ws.terminate();

@@ -20,6 +20,8 @@ export interface DjsClientConfig {
   outFile?: string;
   timeoutMs?: number;
   debug?: boolean;
+  /** After Ready, wait up to this long for a DAVE privacy code before the action. */
+  waitForDaveMs?: number;
 }
 
 /** One JSON line the child printed. */

@@ -12,6 +12,8 @@
 //                          the last packet once audio arrived, default 600), outFile (decoded PCM,
 //                          s16le 48 kHz stereo) }
 //   timeoutMs  hard limit for the whole run (default 20000)
+//   waitForDaveMs  after Ready, wait up to this long for a DAVE voice privacy code (an established
+//              E2EE group) before the action; emits {"event":"dave", privacyCode, waitedMs}
 //   debug      forward @discordjs/voice debug lines as {"event":"debug"} lines (default false)
 //
 // Output: one JSON object per line on stdout ({"event": ...}). Exit 0 on success, 1 on error,
@@ -233,11 +235,24 @@ async function main() {
     crypto: cryptoLibReport(),
   });
 
+  if (config.waitForDaveMs) {
+    const started = performance.now();
+    while (!connection.voicePrivacyCode && performance.now() - started < config.waitForDaveMs) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    emit('dave', { privacyCode: connection.voicePrivacyCode ?? null, waitedMs: Math.round(performance.now() - started) });
+  }
+
   if (config.action === 'play') await play(connection);
   else if (config.action === 'listen') await listen(connection);
   else throw new Error(`unknown action ${String(config.action)}`);
 
-  emit('done', { crypto: cryptoLibReport(), ping: connection.ping, dependencyReport: voice.generateDependencyReport() });
+  emit('done', {
+    crypto: cryptoLibReport(),
+    ping: connection.ping,
+    privacyCode: connection.voicePrivacyCode ?? null,
+    dependencyReport: voice.generateDependencyReport(),
+  });
   connection.destroy();
   // Give the close frame a moment, then exit even if a handle lingers.
   setTimeout(() => process.exit(0), 50);

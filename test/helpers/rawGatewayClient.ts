@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { encodeClientBinaryFrame, parseServerBinaryFrame } from '../../src/protocol';
 
 export interface RawMessage {
   op: number;
@@ -6,17 +7,35 @@ export interface RawMessage {
   seq?: number;
 }
 
+/** A server binary frame `[u16 seq][u8 op][payload]`, parsed. */
+export interface RawBinaryFrame {
+  seq: number;
+  op: number;
+  payload: Buffer;
+}
+
+/** One server frame in arrival order: JSON or binary. */
+export type RawFrame = { json: RawMessage; binary?: undefined } | { json?: undefined; binary: RawBinaryFrame };
+
 /** A bare WebSocket client for poking the emulator's voice gateway in tests. */
 export class RawGatewayClient {
   readonly messages: RawMessage[] = [];
   readonly binary: Buffer[] = [];
   closeCode: number | null = null;
+  /** Called for every frame, JSON and binary, strictly in arrival order. */
+  onFrame: ((frame: RawFrame) => void) | null = null;
   private waiters: Array<() => void> = [];
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      if (isBinary) this.binary.push(buf);
-      else this.messages.push(JSON.parse(buf.toString()) as RawMessage);
+      if (isBinary) {
+        this.binary.push(buf);
+        this.onFrame?.({ binary: parseServerBinaryFrame(buf) });
+      } else {
+        const msg = JSON.parse(buf.toString()) as RawMessage;
+        this.messages.push(msg);
+        this.onFrame?.({ json: msg });
+      }
       this.wake();
     });
     ws.on('close', (code) => {
@@ -65,6 +84,20 @@ export class RawGatewayClient {
 
   sendRaw(data: string | Buffer): void {
     this.ws.send(data);
+  }
+
+  /** Sends a client binary frame `[u8 op][payload]`. */
+  sendBinary(op: number, payload: Uint8Array): void {
+    this.ws.send(encodeClientBinaryFrame(op, payload));
+  }
+
+  /** Resolves with the first binary frame with `op` (after `from` binary frames), or throws after `timeoutMs`. */
+  waitForBinary(op: number, timeoutMs = 3000, from = 0): Promise<RawBinaryFrame> {
+    return this.until(
+      () => this.binary.slice(from).map((b) => parseServerBinaryFrame(b)).find((f) => f.op === op),
+      timeoutMs,
+      `binary op ${op}`,
+    );
   }
 
   /** Resolves with the first message with `op` (after `from` messages), or throws after `timeoutMs`. */

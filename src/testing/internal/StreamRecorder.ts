@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { OpusEncoder } from '@discordjs/opus';
 import { sequenceDelta, timestampDelta, type RtpHeader } from '../../protocol/rtp';
 import type { PacingStats, ReceivedStream } from '../VoiceServer';
+import { isDaveProtocolFrame } from './dave/protocolFrame';
 
 const SILENCE = Buffer.from([0xf8, 0xff, 0xfe]);
 const FRAME_MS = 20;
@@ -15,6 +16,7 @@ const DUP_WINDOW = 1024;
 export class StreamRecorder {
   private frames = 0;
   private silenceFrames = 0;
+  private e2eeFrames = 0;
   decryptFailures = 0;
   private decodeFailures = 0;
   private duplicates = 0;
@@ -94,10 +96,12 @@ export class StreamRecorder {
       this.lastWasSilence = isSilence;
     }
 
+    const e2ee = !isSilence && isDaveProtocolFrame(payload);
+    if (e2ee) this.e2eeFrames++;
     if (isSilence || this.keptFrames >= this.maxKeptFrames) return;
     this.keptFrames++;
     this.payloads.push(Buffer.from(payload));
-    if (this.decoder) {
+    if (this.decoder && !e2ee) {
       try {
         this.pcm.push(this.decoder.decode(payload));
       } catch {
@@ -132,6 +136,7 @@ export class StreamRecorder {
       mode: this.mode,
       frames: this.frames,
       silenceFrames: this.silenceFrames,
+      e2eeFrames: this.e2eeFrames,
       decryptFailures: this.decryptFailures,
       decodeFailures: this.decodeFailures,
       lost: Math.max(0, span - this.unique),
