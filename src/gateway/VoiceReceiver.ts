@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { EMPTY, Observable, Subject, switchMap, type Subscription } from 'rxjs';
+import { concat, defer, EMPTY, from, Observable, Subject, switchMap, type Subscription } from 'rxjs';
 import { ProtocolError } from '../errors';
 import { VoiceOpcode, type VoiceMessage } from '../protocol/opcodes';
 import { OPUS_PAYLOAD_TYPE, RTP_HEADER_SIZE } from '../protocol/rtp';
@@ -49,6 +49,7 @@ export interface ReceiveStats {
 interface Track {
   userId: string;
   subject: Subject<ReceivedPacket> | null;
+  speaker: Speaker | null;
 }
 
 /**
@@ -69,7 +70,12 @@ export class VoiceReceiver {
   decryptPayload: ((payload: Buffer, userId: string) => Buffer | null) | null = null;
 
   constructor(messages$: Observable<VoiceMessage>, transport$: Observable<VoiceTransport | null>) {
-    this.speakers$ = this.speakers.asObservable();
+    // Speakers already sending when someone subscribes come first, then new ones.
+    this.speakers$ = defer(() => {
+      const current: Speaker[] = [];
+      for (const t of this.tracks.values()) if (t.speaker) current.push(t.speaker);
+      return concat(from(current), this.speakers);
+    });
     this.subs.push(messages$.subscribe((m) => this.onMessage(m)));
     this.subs.push(
       transport$
@@ -92,7 +98,7 @@ export class VoiceReceiver {
     if (m.op === VoiceOpcode.Speaking && typeof d?.user_id === 'string' && typeof d.ssrc === 'number') {
       const existing = this.tracks.get(d.ssrc);
       if (existing && existing.userId !== d.user_id) this.endTrack(d.ssrc);
-      if (!this.tracks.has(d.ssrc)) this.tracks.set(d.ssrc, { userId: d.user_id, subject: null });
+      if (!this.tracks.has(d.ssrc)) this.tracks.set(d.ssrc, { userId: d.user_id, subject: null, speaker: null });
     } else if (m.op === VoiceOpcode.ClientDisconnect && typeof d?.user_id === 'string') {
       for (const [ssrc, track] of this.tracks) if (track.userId === d.user_id) this.endTrack(ssrc);
     }
@@ -141,7 +147,8 @@ export class VoiceReceiver {
     }
     if (!track.subject) {
       track.subject = new Subject<ReceivedPacket>();
-      this.speakers.next({ userId: track.userId, ssrc, packets$: track.subject.asObservable() });
+      track.speaker = { userId: track.userId, ssrc, packets$: track.subject.asObservable() };
+      this.speakers.next(track.speaker);
     }
     this.counters.packets++;
     track.subject.next({

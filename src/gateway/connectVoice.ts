@@ -109,8 +109,9 @@ export interface VoiceConnection {
   readonly transport: VoiceTransport | null;
   /**
    * Users sending audio: one {@link Speaker} per SSRC when its first packet arrives (SSRC →
-   * user from op 5). Each `packets$` completes when the user leaves (op 13). Join with
-   * `selfDeaf: false`: Discord sends no audio to a deafened client.
+   * user from op 5); a new subscriber first gets the speakers already sending. Each
+   * `packets$` (hot) completes when the user leaves (op 13). Join with `selfDeaf: false`:
+   * Discord sends no audio to a deafened client.
    */
   readonly speakers$: Observable<Speaker>;
   /** Receive counters (malformed, unknown SSRC, decrypt failures …). */
