@@ -98,7 +98,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * - HELLO (op 10); IDENTIFY (op 2) checks the token (4004 otherwise), the intents (4013
  *   unknown bits, 4014 privileged ones not allowed) and the shard (4010); READY (op 0, with
  *   `s`, `user`, `session_id`, `resume_gateway_url`, `shard`, unavailable guilds), then one
- *   GUILD_CREATE per guild of the shard (GUILDS intent) with its channels and voice states.
+ *   GUILD_CREATE per guild of the shard (GUILDS intent) with its channels, voice states and
+ *   members (the bot and the users in voice; VOICE_STATE_UPDATE dispatches carry `member` too).
  * - Heartbeats (op 1 → op 11 ACK; 4009 when they stop), RESUME (op 6: replays the missed
  *   dispatches, then RESUMED; unknown session → op 9 `false`; a bad token → 4004).
  * - Op 4 VOICE_STATE_UPDATE: joining registers the bot's voice session in the voice
@@ -210,11 +211,30 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     request_to_speak_timestamp: null,
   });
 
+  /** A guild member object (the bot's own, or another user's); what discord.js needs to cache the member. */
+  const memberData = (userId: string) => ({
+    user:
+      userId === botUserId
+        ? botUser
+        : { id: userId, username: `user-${userId}`, discriminator: '0', global_name: null, avatar: null },
+    nick: null,
+    avatar: null,
+    roles: [],
+    joined_at: new Date(0).toISOString(),
+    premium_since: null,
+    deaf: false,
+    mute: false,
+    flags: 0,
+    pending: false,
+    communication_disabled_until: null,
+  });
+
   const broadcastVoiceState = (guildId: string, data: ReturnType<typeof voiceStateData>): number => {
     let n = 0;
     for (const s of sessionsOfGuild(guildId)) {
       if (!s.has(GatewayIntentBits.GuildVoiceStates)) continue;
-      sendDispatch(s, GatewayDispatchEvents.VoiceStateUpdate, data);
+      // Guild VOICE_STATE_UPDATE dispatches carry the member, as on Discord.
+      sendDispatch(s, GatewayDispatchEvents.VoiceStateUpdate, { ...data, member: memberData(data.user_id) });
       n++;
     }
     return n;
@@ -244,7 +264,8 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
       void _omit;
       return rest;
     }),
-    members: [],
+    // The bot's own member and the members in voice channels, as Discord sends them.
+    members: [botUserId, ...[...voice.keys()].filter((id) => id !== botUserId)].map(memberData),
     roles: [],
     emojis: [],
     stickers: [],

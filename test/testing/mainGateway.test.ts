@@ -136,3 +136,100 @@ test('without GUILD_VOICE_STATES only VOICE_SERVER_UPDATE comes; unknown channel
   c.ws.close(1000);
   await c.closed;
 });
+
+test('rest: token-checked gateway/bot and users/@me; commands bulk overwrite; interact → INTERACTION_CREATE; callback, edit, follow-up recorded; Discord error codes', async () => {
+  const BOT = '400000000000000099';
+  const USER = '400000000000000050';
+  const TEXT = '400000000000000003';
+  const g = await startMainGateway({
+    token: TOKEN,
+    botUserId: BOT,
+    rest: true,
+    interactionResponseTimeoutMs: 1000,
+    guilds: [{ id: GUILD, channels: [{ id: VOICE }, { id: TEXT, type: 'text' }], voiceStates: [{ userId: USER, channelId: VOICE }] }],
+  });
+  let ws: WebSocket | null = null;
+  try {
+    expect(gw.restUrl).toBeNull();
+    const api = `${g.restUrl}/v10`;
+    const auth = { authorization: `Bot ${TOKEN}` };
+    const json = { ...auth, 'content-type': 'application/json' };
+    const call = async (url: string, init: RequestInit = {}) => {
+      const res = await fetch(url, init);
+      return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, unknown>) };
+    };
+    expect(await call(`${api}/gateway/bot`)).toEqual({ status: 401, body: { message: '401: Unauthorized', code: 0 } });
+    expect(await call(`${api}/gateway/bot`, { headers: auth })).toEqual({ status: 200, body: g.gatewayBotInfo() });
+    expect((await call(`${api}/users/@me`, { headers: auth })).body).toMatchObject({ id: BOT, bot: true });
+    expect((await call(`${g.restUrl}/v9/users/@me`, { headers: auth })).status).toBe(404);
+
+    const play = { name: 'play', description: 'Play a file', options: [{ type: 3, name: 'file', description: 'The file', required: true }] };
+    const put = await call(`${api}/applications/${BOT}/commands`, { method: 'PUT', headers: json, body: JSON.stringify([play]) });
+    expect(put.status).toBe(200);
+    const [command] = put.body as unknown as { id: string; version: string }[];
+    expect(command).toMatchObject({ ...play, type: 1, application_id: BOT, default_member_permissions: null, id: expect.stringMatching(/^\d+$/) });
+    expect(g.commands()).toEqual(put.body);
+    // A second overwrite keeps the id of a command with the same name.
+    const again = await call(`${api}/applications/${BOT}/commands`, { method: 'PUT', headers: json, body: JSON.stringify([play]) });
+    expect((again.body as unknown as { id: string }[])[0].id).toBe(command.id);
+    expect((await call(`${api}/applications/${BOT}/commands`, { method: 'PUT', headers: json, body: JSON.stringify([{ name: 'Bad Name' }]) })).body).toMatchObject({ code: 50035 });
+
+    // A session to receive INTERACTION_CREATE; GUILD_CREATE carries the members (the bot, and users in voice).
+    const messages: { t?: string; d: Record<string, unknown> }[] = [];
+    ws = new WebSocket(`${g.url}?v=10&encoding=json`);
+    ws.on('message', (m) => messages.push(JSON.parse(m.toString())));
+    await once(ws, 'open');
+    ws.send(JSON.stringify(identify(GatewayIntentBits.Guilds | GatewayIntentBits.GuildVoiceStates)));
+    await firstValueFrom(g.events$.pipe(filter((e) => e.type === 'dispatch' && e.t === 'GUILD_CREATE')));
+    await sleep(50);
+    const guild = messages.find((m) => m.t === 'GUILD_CREATE')!.d as { members: { user: { id: string } }[] };
+    expect(guild.members.map((m) => m.user.id)).toEqual([BOT, USER]);
+
+    expect(() => g.interact({ name: 'nope', guildId: GUILD, userId: USER })).toThrow(/no slash command "nope"/);
+    expect(() => g.interact({ name: 'play', guildId: GUILD, userId: USER })).toThrow(/needs option "file"/);
+    expect(() => g.interact({ name: 'play', options: { file: 'a', loud: true }, guildId: GUILD, userId: USER })).toThrow(/no option "loud"/);
+    const h = g.interact({ name: 'play', options: { file: 'a.mp3' }, guildId: GUILD, userId: USER });
+    expect(h.delivered).toBe(1);
+    await sleep(50);
+    expect(messages.at(-1)).toMatchObject({
+      t: 'INTERACTION_CREATE',
+      d: {
+        id: h.id,
+        token: h.token,
+        type: 2,
+        application_id: BOT,
+        data: { id: command.id, name: 'play', type: 1, options: [{ name: 'file', type: 3, value: 'a.mp3' }] },
+        guild_id: GUILD,
+        channel_id: TEXT, // default: the first text channel
+        channel: { id: TEXT, type: 0 },
+        member: { user: { id: USER }, roles: [] },
+      },
+    });
+
+    const callback = `${api}/interactions/${h.id}/${h.token}/callback`;
+    const original = `${api}/webhooks/${BOT}/${h.token}/messages/@original`;
+    expect((await call(original, { method: 'PATCH', headers: json, body: '{"content":"x"}' })).body).toMatchObject({ code: 10008 });
+    expect((await call(`${api}/interactions/${h.id}/wrong-token/callback`, { method: 'POST', headers: json, body: '{"type":4}' })).body).toMatchObject({ code: 10062 });
+    expect(await call(callback, { method: 'POST', headers: json, body: JSON.stringify({ type: 4, data: { content: 'hello' } }) })).toEqual({ status: 204, body: null });
+    expect((await call(callback, { method: 'POST', headers: json, body: JSON.stringify({ type: 4, data: { content: 'again' } }) })).body).toMatchObject({ code: 40060 });
+    const edited = await call(original, { method: 'PATCH', headers: json, body: JSON.stringify({ content: 'edited' }) });
+    expect(edited.body).toMatchObject({ content: 'edited', channel_id: TEXT, author: { id: BOT }, type: 20 });
+    expect((await call(`${api}/webhooks/${BOT}/${h.token}?wait=true`, { method: 'POST', headers: json, body: '{"content":"more"}' })).body).toMatchObject({ content: 'more' });
+    expect(g.interactionResponses(h.id).map((r) => [r.kind, r.type, r.content])).toEqual([
+      ['callback', 4, 'hello'],
+      ['edit', null, 'edited'],
+      ['follow-up', null, 'more'],
+    ]);
+    expect(g.restRequests().at(-1)).toEqual({ method: 'POST', path: `/api/v10/webhooks/${BOT}/${h.token}`, status: 200 });
+
+    // Past the response window the interaction is gone (10062).
+    const late = g.interact({ name: 'play', options: { file: 'b.mp3' }, guildId: GUILD, userId: USER });
+    await sleep(1100);
+    expect((await call(`${api}/interactions/${late.id}/${late.token}/callback`, { method: 'POST', headers: json, body: '{"type":5}' })).body).toMatchObject({
+      code: 10062,
+    });
+  } finally {
+    ws?.close(1000);
+    await g.close();
+  }
+});

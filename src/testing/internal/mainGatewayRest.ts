@@ -328,7 +328,16 @@ export function createRestApi(ctx: RestContext): RestApi {
 
   const route = (req: http.IncomingMessage, path: string, query: URLSearchParams, body: unknown): [number, unknown] => {
     const method = req.method ?? 'GET';
-    const parts = path.split('/').filter(Boolean);
+    const parts = path
+      .split('/')
+      .filter(Boolean)
+      .map((p) => {
+        try {
+          return decodeURIComponent(p); // clients send `@original` as `%40original`
+        } catch {
+          throw new RestError(404, 0, '404: Not Found');
+        }
+      });
     const is = (...pattern: string[]): boolean => parts.length === pattern.length && pattern.every((p, k) => p === '*' || p === parts[k]);
     const only = (...methods: string[]): void => {
       if (!methods.includes(method)) throw new RestError(405, 0, '405: Method Not Allowed');
@@ -411,7 +420,13 @@ export function createRestApi(ctx: RestContext): RestApi {
         status = e.status;
         answer = { message: e.message, code: e.code };
       }
-      const request: MainGatewayRestRequest = { method: req.method ?? 'GET', path: url.pathname, status };
+      let path = url.pathname;
+      try {
+        path = decodeURIComponent(path);
+      } catch {
+        // kept as sent
+      }
+      const request: MainGatewayRestRequest = { method: req.method ?? 'GET', path, status };
       requests.push(request);
       ctx.emit({ type: 'rest', request });
       if (status === 204) res.writeHead(204).end();
