@@ -107,6 +107,21 @@ export function wantsSocket(model: ConnectionModel): boolean {
   return model.socketId !== 0 && SOCKET_STATUSES.has(model.state.status);
 }
 
+/** Everything a new session starts without (no READY, no key, no failures yet). */
+const FRESH_SESSION = {
+  seqAck: -1,
+  heartbeatIntervalMs: null,
+  missedAcks: 0,
+  session: null,
+  local: null,
+  mode: null,
+  secretKey: null,
+  daveProtocolVersion: 0,
+  attempt: 0,
+  failingSince: null,
+  outbox: [],
+} as const satisfies Partial<ConnectionModel>;
+
 /** The model before any event: `connecting` with socket 1. */
 export function initialConnectionModel(config: ConnectionConfig): ConnectionModel {
   const waiting = config.url === '';
@@ -117,19 +132,9 @@ export function initialConnectionModel(config: ConnectionConfig): ConnectionMode
     socketCounter: 1,
     udpId: waiting ? 0 : 1,
     udpCounter: 1,
-    seqAck: -1,
-    heartbeatIntervalMs: null,
-    missedAcks: 0,
     ping: null,
-    session: null,
-    local: null,
-    mode: null,
-    secretKey: null,
-    daveProtocolVersion: 0,
-    attempt: 0,
-    failingSince: null,
-    outbox: [],
     closeCode: 1000,
+    ...FRESH_SESSION,
   };
 }
 
@@ -280,17 +285,7 @@ function freshStart(model: ConnectionModel, connect: boolean): ConnectionModel {
     socketCounter: Math.max(model.socketCounter, socketId),
     udpId,
     udpCounter: Math.max(model.udpCounter, udpId),
-    seqAck: -1,
-    heartbeatIntervalMs: null,
-    missedAcks: 0,
-    session: null,
-    local: null,
-    mode: null,
-    secretKey: null,
-    daveProtocolVersion: 0,
-    attempt: 0,
-    failingSince: null,
-    outbox: [],
+    ...FRESH_SESSION,
   };
 }
 
