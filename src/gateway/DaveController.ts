@@ -243,9 +243,17 @@ export class DaveController {
 
   private reinit(): void {
     if (this.protocolVersion > 0) {
-      if (this.session) this.session.reinit(this.protocolVersion, this.options.userId, this.options.channelId);
-      else this.session = new davey.DAVESession(this.protocolVersion, this.options.userId, this.options.channelId);
-      this.sendBinary(VoiceOpcode.DaveMlsKeyPackage, this.session.getSerializedKeyPackage());
+      try {
+        if (this.session) this.session.reinit(this.protocolVersion, this.options.userId, this.options.channelId);
+        else this.session = new davey.DAVESession(this.protocolVersion, this.options.userId, this.options.channelId);
+        this.sendBinary(VoiceOpcode.DaveMlsKeyPackage, this.session.getSerializedKeyPackage());
+      } catch (err) {
+        // e.g. ids that are not numeric snowflakes (the MLS identity is the user id as a u64):
+        // stay without E2EE rather than take the process down; a DAVE-only server closes with 4017.
+        this.log(`DAVE session could not start: ${err instanceof Error ? err.message : String(err)}`);
+        this.session = null;
+        this.protocolVersion = 0;
+      }
     } else {
       this.resetSession();
     }

@@ -69,7 +69,9 @@ export function openVoiceUdpSocket(): VoiceUdpSocket {
 
   const sendTo = (datagram: Uint8Array, to: UdpAddress): void => {
     if (closed) return;
-    socket.send(datagram, to.port, to.address, () => undefined);
+    // No callback: without one, dgram drops a failed send silently (as the no-op callback
+    // did), and a callback costs a process.nextTick per packet.
+    socket.send(datagram, to.port, to.address);
   };
 
   return {

@@ -139,23 +139,29 @@ abstract class BaseCipher implements TransportCipher {
 
 class AesGcmCipher extends BaseCipher {
   readonly mode = 'aead_aes256_gcm_rtpsize' as const;
+  /**
+   * The key as a KeyObject, made once: node:crypto then does not import a raw key for every
+   * packet. JS-private like the raw key.
+   */
+  readonly #keyObject: crypto.KeyObject;
 
   constructor(key: Buffer) {
     super(key, 12);
+    this.#keyObject = crypto.createSecretKey(key);
   }
 
   protected sealInto(out: Buffer, at: number, aad: Uint8Array, plain: Uint8Array): void {
-    const cipher = crypto.createCipheriv('aes-256-gcm', this.key, this.nonceBuf, { authTagLength: AEAD_TAG_SIZE });
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.#keyObject, this.nonceBuf, { authTagLength: AEAD_TAG_SIZE });
     cipher.setAAD(aad);
     const ct = cipher.update(plain);
-    ct.copy(out, at);
+    out.set(ct, at);
     cipher.final();
-    cipher.getAuthTag().copy(out, at + ct.length);
+    out.set(cipher.getAuthTag(), at + ct.length);
   }
 
   protected openFrom(aad: Buffer, sealed: Buffer): Buffer {
     const ctEnd = sealed.length - AEAD_TAG_SIZE;
-    const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, this.nonceBuf, { authTagLength: AEAD_TAG_SIZE });
+    const decipher = crypto.createDecipheriv('aes-256-gcm', this.#keyObject, this.nonceBuf, { authTagLength: AEAD_TAG_SIZE });
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(ctEnd));
     const plain = decipher.update(sealed.subarray(0, ctEnd));

@@ -4,7 +4,7 @@ import { SinkDemand, withDemand } from '../core/FrameDemand';
 import { RtpSender } from '../core/RtpSender';
 import { schedulerClock, sharedVoiceClock, type ClockTick, type VoiceClock } from '../core/VoiceClock';
 import { RxVoiceError } from '../errors';
-import type { VoiceConnection } from '../gateway/connectVoice';
+import type { VoiceConnection, VoiceTransport } from '../gateway/connectVoice';
 import type { PlaybackCommand, PlaybackControl } from './createPlaybackControl';
 
 /** Options of {@link voiceSink}. */
@@ -75,7 +75,7 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
       const maxQueue = leadFrames * 2 + 50;
       const demand = new SinkDemand(options.leadMs ?? 1000);
       const rtp = new RtpSender();
-      const queue: OpusPacket[] = [];
+      const queue = new PacketQueue();
       const p: PlaybackProgress = {
         status: 'buffering',
         positionMs: 0,
@@ -105,12 +105,50 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
         }
       };
 
-      const send = (payload: Buffer): boolean => {
-        const t = conn.transport;
-        if (!t) return false;
-        t.udp.send(rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip));
+      // The packet for the next tick, sealed after this tick's burst (in `afterTick`), so that
+      // a tick only sends: it is used if the tick sends the same payload on the same transport,
+      // else dropped and the RTP state (sequence, timestamp, nonce) taken back.
+      let tickTransport: VoiceTransport | null = null;
+      let prepared: Buffer | null = null;
+      let preparedPayload: Buffer | null = null;
+      let preparedFor: VoiceTransport | null = null;
+      let savedSequence = 0;
+      let savedTimestamp = 0;
+      let savedNonce = 0;
+
+      const dropPrepared = (): void => {
+        if (prepared === null) return;
+        rtp.sequence = savedSequence;
+        rtp.timestamp = savedTimestamp;
+        rtp.nonce = savedNonce;
+        prepared = preparedPayload = preparedFor = null;
+      };
+
+      const send = (t: VoiceTransport, payload: Buffer): void => {
+        if (prepared !== null && preparedPayload === payload && preparedFor === t) {
+          t.udp.send(prepared);
+          prepared = preparedPayload = preparedFor = null;
+          if (pendingSkip > 0) rtp.advance(pendingSkip); // as `rtp.packet(…, 1 + pendingSkip)` would have
+        } else {
+          dropPrepared();
+          t.udp.send(rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip));
+        }
         pendingSkip = 0;
-        return true;
+      };
+
+      /** After every sink's send of this tick: seal what the next tick will most likely send. */
+      const afterTick = (): void => {
+        const t = tickTransport; // as onTick read it (a transport changes only on network events)
+        tickTransport = null;
+        if (finished || prepared !== null || !t) return;
+        const payload = silenceLeft > 0 ? (OPUS_SILENCE_FRAME as Buffer) : !paused && !ending ? queue.peek() : undefined;
+        if (payload === undefined) return;
+        savedSequence = rtp.sequence;
+        savedTimestamp = rtp.timestamp;
+        savedNonce = rtp.nonce;
+        prepared = rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1);
+        preparedPayload = payload;
+        preparedFor = t;
       };
 
       const startSilence = (): void => {
@@ -134,7 +172,9 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           p.framesLate += tick.skipped;
           if (speaking) pendingSkip += tick.skipped;
         }
-        if (!conn.transport) {
+        const t = conn.transport; // a getter chain: read once per tick
+        tickTransport = t;
+        if (!t) {
           if (!paused && !ending) p.status = 'buffering';
           emit();
           return;
@@ -147,7 +187,7 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
               pendingSkip = 0;
               conn.setSpeaking(speakingFlags);
             }
-            send(frame);
+            send(t, frame);
             p.framesSent++;
             p.positionMs += FRAME_MS;
             p.status = 'playing';
@@ -164,7 +204,8 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           ending = true;
           startSilence();
         }
-        if (silenceLeft > 0 && send(OPUS_SILENCE_FRAME as Buffer)) {
+        if (silenceLeft > 0) {
+          send(t, OPUS_SILENCE_FRAME as Buffer);
           p.silenceFramesSent++;
           silenceLeft--;
           if (silenceLeft === 0) {
@@ -191,12 +232,12 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
             return;
           case 'stop':
             upstream.unsubscribe();
-            queue.length = 0;
+            queue.clear();
             ending = true;
             startSilence();
             return;
           case 'seek':
-            queue.length = 0;
+            queue.clear();
             p.positionMs = cmd.positionMs;
             demand.seek(cmd.positionMs);
             demand.wake();
@@ -216,7 +257,7 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           error: (err: unknown) => {
             upstreamError = err;
             upstreamDone = true;
-            queue.length = 0;
+            queue.clear();
           },
           complete: () => {
             upstreamDone = true;
@@ -232,7 +273,7 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
           finish();
         }
       });
-      if (!finished) stopClock = clock.add(onTick);
+      if (!finished) stopClock = clock.add(onTick, afterTick);
 
       return () => {
         finished = true;
@@ -244,4 +285,42 @@ export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {})
         if (speaking && conn.transport) conn.setSpeaking(0);
       };
     });
+}
+
+/** FIFO of the packets waiting for their tick: an array with a read index (no `shift()` per frame). */
+class PacketQueue {
+  private items: Array<OpusPacket | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(packet: OpusPacket): void {
+    this.items.push(packet);
+  }
+
+  /** The next packet, left in the queue. */
+  peek(): OpusPacket | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): OpusPacket | undefined {
+    if (this.head === this.items.length) return undefined;
+    const packet = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= 256 && this.head * 2 >= this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+    return packet;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.head = 0;
+  }
 }

@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream';
-import { opus } from 'prism-media';
 import type { Observable } from 'rxjs';
 import type { OpusPacket } from '../core/audioFormat';
-import { demuxedOpus } from './internal/demuxedOpus';
+import { demuxedOggOpus } from './internal/demuxedOpus';
 
 /**
  * The Opus packets of an Ogg Opus file (`.ogg`, `.opus`), passed through unchanged — no
@@ -27,5 +26,5 @@ import { demuxedOpus } from './internal/demuxedOpus';
  * oggOpusSource('voice.opus').subscribe((packet) => console.log(packet.length)); // ~100–300 bytes per 20 ms
  */
 export function oggOpusSource(input: string | Readable): Observable<OpusPacket> {
-  return demuxedOpus(input, () => new opus.OggDemuxer(), 'Ogg');
+  return demuxedOggOpus(input);
 }

@@ -198,3 +198,18 @@ describe('DAVE cross-implementation: @discordjs/voice and rxvoice in one channel
     }
   }, 60000);
 });
+
+test('DAVE with ids that are not snowflakes does not crash the process: the connection stays up without E2EE', async () => {
+  const server = await startVoiceServer({ dave: true });
+  server.registerSession({ serverId: 'guild', channelId: 'not-a-snowflake', userId: 'alice', sessionId: 's', token: 't' });
+  const conn = connectVoice({ endpoint: server.wsUrl, serverId: 'guild', channelId: 'not-a-snowflake', userId: 'alice', sessionId: 's', token: 't' });
+  try {
+    await conn.ready(5000);
+    await sleep(200);
+    expect(conn.state.status).toBe('ready');
+    expect((await firstValueFrom(conn.dave$)).status).toBe('disabled');
+  } finally {
+    conn.destroy();
+    await server.close();
+  }
+});

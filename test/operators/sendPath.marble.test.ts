@@ -205,6 +205,40 @@ describe('voiceSink (marbles, fake connection)', () => {
     });
   });
 
+  test('packets sealed ahead (afterTick) never leave a gap: pause, not ready, seek and a new transport keep sequence, timestamp and nonce contiguous', () => {
+    const ts = newScheduler();
+    ts.run(({ cold }) => {
+      const f = fakeConnection(ts);
+      // A second session (new key, new SSRC) from 250 ms on, as after a reconnect.
+      const cipher2 = createTransportCipher('aead_aes256_gcm_rtpsize', new Uint8Array(32).fill(9));
+      const sent2: Buffer[] = [];
+      const transport2 = { ssrc: 43, mode: cipher2.mode, cipher: cipher2, e2ee: (x: Buffer) => x, udp: { send: (p: Uint8Array) => sent2.push(Buffer.from(p)) } };
+      let second = false;
+      const conn = Object.create(f.conn, {
+        transport: { get: () => (second ? transport2 : (f.conn as { transport: unknown }).transport) },
+      }) as VoiceConnection;
+      const control = createPlaybackControl();
+      frames(30).pipe(voiceSink(conn, { scheduler: ts, control, progressEveryMs: 1e9 })).subscribe();
+      cold('30ms p 59ms r').subscribe((c) => (c === 'p' ? control.pause() : control.resume()));
+      cold('150ms a 19ms b', { a: 'off', b: 'on' }).subscribe((x) => f.setReady(x === 'on'));
+      cold('210ms s').subscribe(() => control.seek(1000));
+      cold('250ms n').subscribe(() => (second = true));
+      ts.flush();
+      const cipher1 = createTransportCipher('aead_aes256_gcm_rtpsize', KEY);
+      const opened = [
+        ...f.sent.map((s) => ({ ...cipher1.open(s.packet), key: 1 })),
+        ...sent2.map((p) => ({ ...cipher2.open(p), key: 2 })),
+      ];
+      expect(sent2.length).toBeGreaterThanOrEqual(3);
+      for (let i = 1; i < opened.length; i++) {
+        expect(opened[i].header.sequence).toBe((opened[i - 1].header.sequence + 1) & 0xffff);
+        expect(opened[i].header.timestamp).toBe((opened[i - 1].header.timestamp + 960) >>> 0);
+        expect(opened[i].nonce).toBe((opened[i - 1].nonce + 1) >>> 0);
+      }
+      expect(opened.filter((o) => o.key === 2).every((o) => o.header.ssrc === 43)).toBe(true);
+    });
+  });
+
   test('a destroyed connection errors the sink', () => {
     const ts = newScheduler();
     ts.run(({ cold, expectObservable }) => {

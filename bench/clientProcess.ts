@@ -1,0 +1,378 @@
+/**
+ * One benchmark client: N voice connections in this process, all with rxvoice or all with
+ * @discordjs/voice, joined through a hand-written adapter (VOICE_STATE_UPDATE, then
+ * VOICE_SERVER_UPDATE, as test/conformance/djsClient.js does) to the emulator's wss endpoint.
+ *
+ *   rxvoice:  oggOpusSource(file).pipe(voiceSink(conn))
+ *             ffmpegSource(mp3).pipe(opusEncode({ bitrate: 96_000 }), voiceSink(conn))
+ *   djs:      createAudioResource(createReadStream(file), { inputType: StreamType.OggOpus })
+ *             createAudioResource(mp3)   (prism spawns ffmpeg: FFMPEG_PATH is not read by prism,
+ *                                          so the orchestrator puts ffmpeg's directory on PATH)
+ *
+ * Modes: `together` connects all N, then starts every stream in the same instant and measures
+ * CPU in [start + warmupMs, start + duration − tailMs]; `join` joins `joins` times one after
+ * the other, each playing from the adapter's VOICE_SERVER_UPDATE on (time to first packet).
+ *
+ * Config: argv[2] JSON (ClientConfig). Result: `process.send({ type: 'result', ... })`.
+ * Run with NODE_TLS_REJECT_UNAUTHORIZED=0 (@discordjs/voice speaks wss only; the emulator's
+ * certificate is self-signed; rxvoice runs with the same setting).
+ */
+import * as fs from 'node:fs';
+import { liveChildPids, liveChildrenCpuMs, monoMs, procCpuMs, sleep } from './lib/common';
+
+export interface ClientConfig {
+  lib: 'rxvoice' | 'djs';
+  /** Digits only (ids are snowflake-like): the prefix of every user id of the run. */
+  runId: string;
+  endpoint: string;
+  n: number;
+  input: { kind: 'ogg' | 'mp3'; path: string; durationMs: number };
+  mode: 'together' | 'join';
+  /** `join` mode: sequential joins. */
+  joins?: number;
+  warmupMs?: number;
+  tailMs?: number;
+  /** Connections being set up at once. Default 25. */
+  connectConcurrency?: number;
+  /** RSS sampling period, ms. Default 250. */
+  rssEveryMs?: number;
+  dave?: boolean;
+  /** Two connections per guild (DAVE needs a second member to establish its MLS group). */
+  pairs?: boolean;
+  /** Give up on playback after this long, ms (an error). */
+  maxPlayMs?: number;
+  /** Stop playback after this long, ms, by design (long inputs); not an error. */
+  stopAfterMs?: number;
+  /** Pause between connecting and playing, and after playing, ms. Default 500. */
+  settleMs?: number;
+}
+
+export interface ClientResult {
+  type: 'result';
+  lib: string;
+  n: number;
+  connected: number;
+  connectMs: number;
+  /** Wall-clock window the CPU was measured in (monotonic ms). */
+  window: { start: number; end: number } | null;
+  cpuMsInWindow: number;
+  /** Whole playback (start → all ended), this process and its reaped ffmpeg children, ms. */
+  playCpuSelfMs: number;
+  playCpuChildrenMs: number;
+  playWallMs: number;
+  finished: number;
+  errors: string[];
+  peakRssMb: number;
+  rss: Array<[number, number]>;
+  heap: Array<[number, number]>;
+  joins: Array<{ userId: string; serverUpdateAt: number }>;
+  extra: Record<string, unknown>;
+}
+
+interface Stream {
+  /** Resolves when playback ended. */
+  done: Promise<void>;
+}
+
+interface Connection {
+  ready: Promise<void>;
+  play(): Stream;
+  destroy(): void;
+  /** DAVE end-to-end encryption is active on this connection. */
+  daveActive(): boolean;
+}
+
+interface Lib {
+  /** Joins; resolves when ready. `onServerUpdate` is called right before VOICE_SERVER_UPDATE is fed. */
+  connect(i: number, onServerUpdate: () => void, playAtOnce: boolean): Promise<Connection>;
+  extra(): Record<string, unknown>;
+}
+
+const config = JSON.parse(process.argv[2]) as ClientConfig;
+/** Snowflake-like numeric ids (DAVE needs them): the run id, then the connection number. */
+const userIdOf = (i: number): string => `${config.runId}${String(i).padStart(6, '0')}`;
+/** Guild (and channel) of connection `i`: its own, or shared by a pair. */
+const guildOf = (i: number): string => `${config.runId}9${String(config.pairs ? i >> 1 : i).padStart(5, '0')}`;
+
+function voiceStateUpdate(i: number, d: { channel_id: string | null; self_deaf?: boolean; self_mute?: boolean }) {
+  return {
+    guild_id: guildOf(i),
+    channel_id: d.channel_id,
+    user_id: userIdOf(i),
+    session_id: `s-${userIdOf(i)}`,
+    deaf: false,
+    mute: false,
+    self_deaf: Boolean(d.self_deaf),
+    self_mute: Boolean(d.self_mute),
+    self_video: false,
+    suppress: false,
+    request_to_speak_timestamp: null,
+  };
+}
+
+/** The discord.js-style adapter both libraries take. */
+function adapter(i: number, onServerUpdate: () => void) {
+  return (methods: { onVoiceStateUpdate(d: unknown): void; onVoiceServerUpdate(d: unknown): void }) => ({
+    sendPayload(payload: { op: number; d?: { channel_id: string | null; self_deaf?: boolean; self_mute?: boolean } }) {
+      if (payload.op !== 4 || !payload.d || payload.d.channel_id === null) return true;
+      const d = payload.d;
+      setImmediate(() => {
+        methods.onVoiceStateUpdate(voiceStateUpdate(i, d));
+        onServerUpdate();
+        methods.onVoiceServerUpdate({ token: `t-${userIdOf(i)}`, guild_id: guildOf(i), endpoint: config.endpoint });
+      });
+      return true;
+    },
+    destroy() {},
+  });
+}
+
+function rxvoiceLib(): Lib {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const rx = require('../src') as typeof import('../src');
+  let framesLate = 0;
+  let underruns = 0;
+  let dropped = 0;
+  // Diagnostics: how late the shared clock's ticks ran (one more listener on it).
+  const lateness: number[] = [];
+  let stopLateness: (() => void) | null = null;
+  const watchClock = (): void => {
+    stopLateness ??= rx.sharedVoiceClock().add((t) => {
+      if (lateness.length < 100_000) lateness.push(t.now - t.deadline);
+    });
+  };
+  return {
+    async connect(i, onServerUpdate, playAtOnce) {
+      const conn = rx.joinVoiceChannel({
+        guildId: guildOf(i),
+        channelId: guildOf(i),
+        selfDeaf: false,
+        dave: Boolean(config.dave),
+        adapterCreator: adapter(i, onServerUpdate) as unknown as import('../src').DiscordGatewayAdapterCreator,
+      });
+      const play = (): Stream => {
+        watchClock();
+        const source =
+          config.input.kind === 'ogg'
+            ? rx.oggOpusSource(config.input.path)
+            : rx.ffmpegSource(config.input.path).pipe(rx.opusEncode({ bitrate: 96_000 }));
+        let last: import('../src').PlaybackProgress | null = null;
+        const done = new Promise<void>((resolve, reject) => {
+          source.pipe(rx.voiceSink(conn)).subscribe({
+            next: (p) => (last = p),
+            error: (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+            complete: () => {
+              framesLate += last?.framesLate ?? 0;
+              underruns += last?.underruns ?? 0;
+              dropped += last?.droppedFrames ?? 0;
+              resolve();
+            },
+          });
+        });
+        return { done };
+      };
+      const early = playAtOnce ? play() : null;
+      const ready = conn.ready(120_000).then(() => undefined);
+      let dave = 'disabled';
+      conn.dave$.subscribe((d) => (dave = d.status));
+      return {
+        ready,
+        play: () => early ?? play(),
+        destroy: () => conn.destroy(),
+        daveActive: () => dave === 'active',
+      };
+    },
+    extra: () => {
+      stopLateness?.();
+      const sorted = lateness.slice(100).sort((a, b) => a - b); // after the start-up ticks
+      const q = (p: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 1000) / 1000;
+      return { framesLate, underruns, droppedFrames: dropped, clockLatenessMs: { p50: q(0.5), p99: q(0.99), max: q(1) } };
+    },
+  };
+}
+
+function djsLib(): Lib {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const voice = require('@discordjs/voice') as typeof import('@discordjs/voice');
+  const pipelines = new Set<string>();
+  return {
+    async connect(i, onServerUpdate, playAtOnce) {
+      const conn = voice.joinVoiceChannel({
+        guildId: guildOf(i),
+        channelId: guildOf(i),
+        selfDeaf: false,
+        daveEncryption: Boolean(config.dave),
+        group: `bench-${i}`, // @discordjs/voice keeps one connection per guild and group
+        adapterCreator: adapter(i, onServerUpdate) as unknown as import('@discordjs/voice').DiscordGatewayAdapterCreator,
+      });
+      conn.on('error', () => undefined);
+      const play = (): Stream => {
+        const player = voice.createAudioPlayer();
+        const resource =
+          config.input.kind === 'ogg'
+            ? voice.createAudioResource(fs.createReadStream(config.input.path), { inputType: voice.StreamType.OggOpus })
+            : voice.createAudioResource(config.input.path);
+        pipelines.add(resource.edges.map((e) => e.type).join(' → ') || 'passthrough');
+        const done = new Promise<void>((resolve, reject) => {
+          player.on('error', (err) => reject(err));
+          player.on('stateChange', (from, to) => {
+            if (to.status === voice.AudioPlayerStatus.Idle && from.status !== voice.AudioPlayerStatus.Idle) resolve();
+          });
+        });
+        conn.subscribe(player);
+        player.play(resource);
+        return { done };
+      };
+      const early = playAtOnce ? play() : null;
+      const ready = voice.entersState(conn, voice.VoiceConnectionStatus.Ready, 120_000).then(() => undefined);
+      const daveActive = (): boolean => {
+        const s = conn.state as { networking?: { state?: { dave?: { protocolVersion: number; session?: { ready?: boolean } } } } };
+        const dave = s.networking?.state?.dave;
+        return Boolean(dave && dave.protocolVersion > 0 && dave.session?.ready);
+      };
+      return { ready, play: () => early ?? play(), destroy: () => conn.destroy(), daveActive };
+    },
+    extra: () => ({ djsPipelines: [...pipelines] }),
+  };
+}
+
+async function main(): Promise<void> {
+  const lib = config.lib === 'rxvoice' ? rxvoiceLib() : djsLib();
+  const rss: Array<[number, number]> = [];
+  const heap: Array<[number, number]> = [];
+  let peakRss = 0;
+  const rssEvery = config.rssEveryMs ?? 250;
+  const sampleRss = (): void => {
+    const r = process.memoryUsage.rss() / 1048576;
+    peakRss = Math.max(peakRss, r);
+    rss.push([monoMs(), r]);
+  };
+  let heapTick = 0;
+  const rssTimer = setInterval(() => {
+    sampleRss();
+    if (++heapTick % 4 === 0) heap.push([monoMs(), process.memoryUsage().heapUsed / 1048576]);
+  }, rssEvery);
+  sampleRss();
+
+  const errors: string[] = [];
+  const joins: ClientResult['joins'] = [];
+  const result: ClientResult = {
+    type: 'result',
+    lib: config.lib,
+    n: config.n,
+    connected: 0,
+    connectMs: 0,
+    window: null,
+    cpuMsInWindow: 0,
+    playCpuSelfMs: 0,
+    playCpuChildrenMs: 0,
+    playWallMs: 0,
+    finished: 0,
+    errors,
+    peakRssMb: 0,
+    rss,
+    heap,
+    joins,
+    extra: {},
+  };
+  const note = (err: unknown): void => {
+    if (errors.length < 20) errors.push(err instanceof Error ? err.message : String(err));
+  };
+
+  if (config.mode === 'join') {
+    for (let j = 0; j < (config.joins ?? 1); j++) {
+      const userId = userIdOf(j);
+      const c = await lib.connect(j, () => joins.push({ userId, serverUpdateAt: monoMs() }), true);
+      try {
+        await c.ready;
+        result.connected++;
+        await c.play().done;
+        result.finished++;
+      } catch (err) {
+        note(err);
+      }
+      await sleep(Math.min(200, config.settleMs ?? 500)); // let the last datagrams land
+      c.destroy();
+      await sleep(100);
+    }
+  } else {
+    const t0 = monoMs();
+    const conns: Connection[] = [];
+    const concurrency = config.connectConcurrency ?? 25;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < config.n) {
+        const i = next++;
+        try {
+          const c = await lib.connect(i, () => undefined, false);
+          await c.ready;
+          conns.push(c);
+        } catch (err) {
+          note(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, config.n) }, worker));
+    result.connected = conns.length;
+    result.connectMs = monoMs() - t0;
+    if (config.dave) {
+      // The MLS group of each pair is made after both joined: wait for E2EE (at most 20 s).
+      for (let k = 0; k < 200 && conns.some((c) => !c.daveActive()); k++) await sleep(100);
+      result.extra.daveWaitMs = monoMs() - t0 - result.connectMs;
+    }
+    await sleep(config.settleMs ?? 500);
+
+    const warmup = config.warmupMs ?? 2000;
+    const tail = config.tailMs ?? 1000;
+    const durationMs = config.input.durationMs;
+    const cpu0 = procCpuMs();
+    const start = monoMs();
+    const streams = conns.map((c) => c.play());
+    let windowCpu0 = 0;
+    const windowStart = start + warmup;
+    const playFor = config.stopAfterMs ?? durationMs;
+    const windowEnd = start + playFor - tail;
+    const w1 = setTimeout(() => {
+      const u = process.cpuUsage();
+      windowCpu0 = (u.user + u.system) / 1000;
+      result.window = { start: monoMs(), end: 0 };
+      result.extra.daveActive = conns.filter((c) => c.daveActive()).length;
+    }, windowStart - monoMs());
+    const w2 = setTimeout(() => {
+      const u = process.cpuUsage();
+      result.cpuMsInWindow = (u.user + u.system) / 1000 - windowCpu0;
+      if (result.window) result.window.end = monoMs();
+    }, windowEnd - monoMs());
+    const limit = sleep(config.stopAfterMs ?? config.maxPlayMs ?? durationMs + 30_000).then(() => 'timeout' as const);
+    const all = Promise.all(
+      streams.map((s) =>
+        s.done.then(
+          () => void result.finished++,
+          (err: unknown) => note(err),
+        ),
+      ),
+    );
+    if ((await Promise.race([all.then(() => 'ok' as const), limit])) === 'timeout' && config.stopAfterMs === undefined) note('playback timeout');
+    result.playWallMs = monoMs() - start;
+    clearTimeout(w1);
+    clearTimeout(w2);
+    // ffmpeg children: wait until they have exited and were reaped (their CPU then shows in cutime).
+    for (let k = 0; k < 50 && liveChildPids().length > 0; k++) await sleep(100);
+    const cpu1 = procCpuMs();
+    result.playCpuSelfMs = cpu1.selfMs - cpu0.selfMs;
+    result.playCpuChildrenMs = cpu1.childrenMs - cpu0.childrenMs + liveChildrenCpuMs();
+    await sleep(Math.min(300, config.settleMs ?? 500)); // let the last datagrams land
+    for (const c of conns) c.destroy();
+  }
+  clearInterval(rssTimer);
+  sampleRss();
+  result.peakRssMb = peakRss;
+  result.extra = { ...result.extra, ...lib.extra() };
+  process.send!(result, () => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

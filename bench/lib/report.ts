@@ -1,0 +1,198 @@
+/**
+ * Turns bench/results/*.json into the results section of bench/README.md (between the
+ * `<!-- results:start -->` and `<!-- results:end -->` markers; the rest of the file is prose).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const START = '<!-- results:start -->';
+const END = '<!-- results:end -->';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function load(dir: string, name: string): Json | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')) as Json;
+  } catch {
+    return null;
+  }
+}
+
+const fmt = (v: unknown, digits = 2): string => {
+  if (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return '—';
+  if (typeof v !== 'number') return String(v);
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(digits);
+};
+
+const ratio = (a: unknown, b: unknown): string =>
+  typeof a === 'number' && typeof b === 'number' && b !== 0 && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '—';
+
+export interface TargetStatus {
+  target: string;
+  met: boolean | null;
+  detail: string;
+}
+
+export function writeReport(resultsDir: string, readmePath: string): { targets: TargetStatus[] } {
+  const micro = load(resultsDir, 'micro');
+  const pass = load(resultsDir, 'passthrough');
+  const scale = load(resultsDir, 'scale');
+  const trans = load(resultsDir, 'transcode');
+  const ttfp = load(resultsDir, 'ttfp');
+  const rss = load(resultsDir, 'rss');
+  const dave = load(resultsDir, 'dave');
+  const profile = load(resultsDir, 'profile');
+  const env = (pass ?? micro ?? scale ?? trans ?? rss)?.environment as Json | undefined;
+
+  const rows: string[] = ['| figure | rxvoice | @discordjs/voice | rxvoice / djs |', '|---|---:|---:|---:|'];
+  const row = (figure: string, a: unknown, b: unknown, digits = 2): void => {
+    rows.push(`| ${figure} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${ratio(a, b)} |`);
+  };
+  const runsOf = (j: Json | null): Json[] => (j?.runs as Json[] | undefined) ?? [];
+  const pick = (runs: Json[], lib: string, n: number): Json | undefined => runs.find((r) => r.lib === lib && r.n === n);
+  const ns = (runs: Json[]): number[] => [...new Set(runs.map((r) => r.n as number))].sort((a, b) => a - b);
+
+  const pRuns = runsOf(pass);
+  for (const n of ns(pRuns)) {
+    const a = pick(pRuns, 'rxvoice', n);
+    const b = pick(pRuns, 'djs', n);
+    row(`Passthrough N=${n}: client CPU per stream, ms per s of audio`, a?.cpuMsPerStreamSec, b?.cpuMsPerStreamSec, 3);
+    row(`Passthrough N=${n}: pacing p50 / p99 / max, ms`, a ? `${fmt(a.pacing.p50)} / ${fmt(a.pacing.p99)} / ${fmt(a.pacing.max)}` : null, b ? `${fmt(b.pacing.p50)} / ${fmt(b.pacing.p99)} / ${fmt(b.pacing.max)}` : null);
+    rows[rows.length - 1] = rows[rows.length - 1].replace(/\| — \|$/, `| ${ratio(a?.pacing.p99, b?.pacing.p99)} (p99) |`);
+    row(`Passthrough N=${n}: packets lost (gaps + missing)`, a ? a.lost + a.missingAudio : null, b ? b.lost + b.missingAudio : null, 0);
+    row(`Passthrough N=${n}: peak RSS, MB`, a?.peakRssMb, b?.peakRssMb, 1);
+  }
+  if (scale) {
+    const a = scale.rxvoice as Json | undefined;
+    const b = scale.djs as Json | undefined;
+    row('Max streams per process (p99 ≤ 5 ms, zero loss)', a?.maxStreams, b?.maxStreams, 0);
+  }
+  const tRuns = runsOf(trans);
+  for (const n of ns(tRuns)) {
+    const a = pick(tRuns, 'rxvoice', n);
+    const b = pick(tRuns, 'djs', n);
+    row(`Transcode mp3 N=${n}: CPU per stream incl. ffmpeg, ms per s`, a?.totalCpuMsPerStreamSec, b?.totalCpuMsPerStreamSec, 2);
+    row(`Transcode mp3 N=${n}: client process only (window), ms per s`, a?.cpuMsPerStreamSec, b?.cpuMsPerStreamSec, 2);
+    row(`Transcode mp3 N=${n}: pacing p99, ms`, a?.pacing.p99, b?.pacing.p99);
+  }
+  if (ttfp) {
+    row('VOICE_SERVER_UPDATE → first packet, first join, ms', ttfp.rxvoice?.firstMs, ttfp.djs?.firstMs, 1);
+    row('VOICE_SERVER_UPDATE → first packet, later joins (median), ms', ttfp.rxvoice?.warmMedianMs, ttfp.djs?.warmMedianMs, 1);
+  }
+  if (rss) {
+    row(`RSS slope, ${rss.rxvoice?.streams ?? '?'} streams of 1 h inputs, MB/min`, rss.rxvoice?.rssMbPerMin, rss.djs?.rssMbPerMin, 3);
+    row('RSS growth over the 1 h input, extrapolated, MB', rss.rxvoice?.extrapolatedHourGrowthMb, rss.djs?.extrapolatedHourGrowthMb, 1);
+    row('RSS range after warm-up (max − min), MB', rss.rxvoice?.steadyRangeMb, rss.djs?.steadyRangeMb, 1);
+  }
+  if (dave) {
+    if (dave.pending) {
+      rows.push(`| DAVE on vs off: CPU per packet | ${dave.pending} | ${dave.pending} | — |`);
+    } else {
+      row(`DAVE off, N=${dave.rxvoice?.off?.n}: client CPU per packet, µs`, dave.rxvoice?.off?.cpuUsPerPacket, dave.djs?.off?.cpuUsPerPacket, 1);
+      row(`DAVE on, N=${dave.rxvoice?.on?.n}: client CPU per packet, µs`, dave.rxvoice?.on?.cpuUsPerPacket, dave.djs?.on?.cpuUsPerPacket, 1);
+      row('DAVE: extra CPU per packet, µs', dave.rxvoice?.extraUsPerPacket, dave.djs?.extraUsPerPacket, 1);
+      row('DAVE on: connections with E2EE active / N', `${dave.rxvoice?.daveActive ?? '?'} / ${dave.rxvoice?.on?.n}`, `${dave.djs?.daveActive ?? '?'} / ${dave.djs?.on?.n}`);
+      row('DAVE on: pacing p99, ms', dave.rxvoice?.on?.pacing?.p99, dave.djs?.on?.pacing?.p99);
+    }
+  }
+  if (micro) {
+    row('Micro: RTP header + AES-256-GCM seal, µs per packet', micro.sealUs?.rxvoice?.aes, micro.sealUs?.djs?.aes, 2);
+    row('Micro: RTP header + XChaCha20-Poly1305 seal, µs per packet (djs on @noble/ciphers)', micro.sealUs?.rxvoice?.xchacha, micro.sealUs?.djs?.xchacha, 2);
+    row('Micro: one UDP send to another process (loopback), CPU µs — the same call in both', micro.udpSendUs, micro.udpSendUs, 2);
+    for (const t of (micro.tick as Json[] | undefined) ?? []) {
+      row(`Micro: one clock tick with ${t.n} voiceSink listeners (AES, no-op UDP), µs`, t.usPerTick, null, 1);
+    }
+  }
+
+  // Targets.
+  const targets: TargetStatus[] = [];
+  const cpuTarget = [100, 500].map((n) => {
+    const a = pick(pRuns, 'rxvoice', n);
+    const b = pick(pRuns, 'djs', n);
+    return { n, r: a && b ? a.cpuMsPerStreamSec / b.cpuMsPerStreamSec : NaN };
+  });
+  targets.push({
+    target: 'Passthrough CPU per stream ≤ 0.5× djs at N=100 and 500',
+    met: cpuTarget.every((c) => Number.isFinite(c.r)) ? cpuTarget.every((c) => c.r <= 0.5) : null,
+    detail: cpuTarget.map((c) => `N=${c.n}: ${Number.isFinite(c.r) ? c.r.toFixed(2) : '—'}×`).join(', '),
+  });
+  const a100 = pick(pRuns, 'rxvoice', 100);
+  const worse = ns(pRuns).filter((n) => {
+    const a = pick(pRuns, 'rxvoice', n);
+    const b = pick(pRuns, 'djs', n);
+    return a && b && a.pacing.p99 > b.pacing.p99;
+  });
+  targets.push({
+    target: 'p99 pacing ≤ 2 ms at N=100, and never worse than djs at any N',
+    met: a100 ? a100.pacing.p99 <= 2 && worse.length === 0 : null,
+    detail: `N=100: ${fmt(a100?.pacing.p99)} ms; worse than djs at: ${worse.length ? worse.map((n) => `N=${n}`).join(', ') : 'none'}`,
+  });
+  if (scale) {
+    const a = scale.rxvoice?.maxStreams as number | undefined;
+    const b = scale.djs?.maxStreams as number | undefined;
+    targets.push({
+      target: 'Max streams per process (p99 ≤ 5 ms, zero loss) ≥ 2× djs',
+      met: a !== undefined && b !== undefined ? a >= 2 * b : null,
+      detail: `${a ?? '—'} vs ${b ?? '—'} (${ratio(a, b)}); rxvoice stopped: ${scale.rxvoice?.stopReason ?? '—'}; djs stopped: ${scale.djs?.stopReason ?? '—'}`,
+    });
+  }
+  if (tRuns.length) {
+    const rs = ns(tRuns).map((n) => {
+      const a = pick(tRuns, 'rxvoice', n);
+      const b = pick(tRuns, 'djs', n);
+      return { n, r: a && b ? a.totalCpuMsPerStreamSec / b.totalCpuMsPerStreamSec : NaN };
+    });
+    targets.push({
+      target: 'Transcode CPU per stream (incl. ffmpeg) ≤ 1.0× djs',
+      met: rs.every((c) => Number.isFinite(c.r)) ? rs.every((c) => c.r <= 1) : null,
+      detail: rs.map((c) => `N=${c.n}: ${Number.isFinite(c.r) ? c.r.toFixed(2) : '—'}×`).join(', '),
+    });
+  }
+  if (rss?.rxvoice) {
+    const g = rss.rxvoice.extrapolatedHourGrowthMb as number;
+    const range = rss.rxvoice.steadyRangeMb as number;
+    targets.push({
+      target: 'RSS flat within 20 MB (1 h input alongside 100 others)',
+      met: Math.max(g, range) <= 20,
+      detail: `range after warm-up ${fmt(range, 1)} MB over ${Math.round((rss.rxvoice.playedMs as number) / 1000)} s; slope ${fmt(rss.rxvoice.rssMbPerMin, 3)} MB/min → ${fmt(g, 1)} MB per hour (linear extrapolation)`,
+    });
+  }
+
+  const lines: string[] = [START, ''];
+  if (env) {
+    lines.push(
+      `Measured ${String(env.date).slice(0, 16).replace('T', ' ')} UTC${env.smoke ? ' (smoke run: tiny N and clips, numbers meaningless)' : ''}: ` +
+        `${env.cores} cores, ${env.cpu}, ${env.memoryGb} GB, Node ${env.node}, ${env.os}; load average at start ${JSON.stringify(env.load)}.`,
+      `Versions: rxvoice ${env.rxvoice}, @discordjs/voice ${env.discordjsVoice}, libopus ${env.libopus}, ` +
+        `@snazzah/davey ${env.davey}, prism-media ${env.prismMedia}, ffmpeg ${env.ffmpeg}.`,
+      '',
+    );
+  }
+  lines.push(...rows, '', '**Targets**', '', '| target | met | measured |', '|---|:-:|---|');
+  for (const t of targets) lines.push(`| ${t.target} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'} | ${t.detail} |`);
+  if (profile) {
+    for (const lib of ['rxvoice', 'djs']) {
+      const p = profile[lib] as Json | undefined;
+      if (!p) continue;
+      lines.push(
+        '',
+        `**Profile: ${lib === 'djs' ? '@discordjs/voice' : 'rxvoice'} client, passthrough N=${p.n}** (\`node --cpu-prof\`, self time of the busy ${fmt(p.busyMs, 0)} ms, whole process life incl. start-up and connecting)`,
+        '',
+        '| self ms | % of busy | function |',
+        '|---:|---:|---|',
+        ...(p.top as Json[]).map((e) => `| ${fmt(e.selfMs, 1)} | ${fmt(e.selfPct, 1)} | \`${String(e.frame).replace(/\|/g, '\\|')}\` |`),
+      );
+    }
+  }
+  lines.push('', END);
+  const section = lines.join('\n');
+
+  let readme = fs.existsSync(readmePath) ? fs.readFileSync(readmePath, 'utf8') : `# Benchmarks\n\n${START}\n${END}\n`;
+  if (!readme.includes(START) || !readme.includes(END)) readme += `\n${START}\n${END}\n`;
+  readme = readme.slice(0, readme.indexOf(START)) + section + readme.slice(readme.indexOf(END) + END.length);
+  fs.mkdirSync(path.dirname(readmePath), { recursive: true });
+  fs.writeFileSync(readmePath, readme);
+  return { targets };
+}

@@ -1,0 +1,468 @@
+/**
+ * `npm run bench` / `npm run bench:smoke`: rxvoice and @discordjs/voice side by side against
+ * the emulator (see bench/README.md for what is measured and how).
+ *
+ *   ts-node --transpile-only bench/run.ts [--smoke] [--only=passthrough,scale,…]
+ *
+ * The orchestrator (this process) only coordinates: it transpiles src/ and bench/ to plain
+ * JS (bench/.tmp/js), makes the fixtures, starts the emulator in a child process and, for
+ * every measurement, one fresh client child process per library, one after the other.
+ * Results: bench/results/<scenario>.json and the table in bench/README.md (smoke runs write
+ * to bench/results/tmp/ instead, and assert nothing about the numbers).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findFfmpeg } from '../src/sources/findFfmpeg';
+import type { ClientConfig, ClientResult } from './clientProcess';
+import type { EmulatorReport } from './emulatorProcess';
+import { buildJs, JS_DIR } from './lib/build';
+import { BENCH_DIR, monoMs, quantile, RESULTS_DIR, ROOT, round, slope, udpRcvbufErrors } from './lib/common';
+import { mp3Clip, oggClip, oggHour, type Fixture } from './lib/fixtures';
+import { childEnv, runClient, startEmulator, type Emulator } from './lib/procs';
+import { topSelfTime } from './lib/profile';
+import { writeReport } from './lib/report';
+
+type Lib = 'rxvoice' | 'djs';
+const LIBS: Lib[] = ['rxvoice', 'djs'];
+
+const smoke = process.argv.includes('--smoke');
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : null;
+const outDir = smoke ? path.join(RESULTS_DIR, 'tmp') : RESULTS_DIR;
+const started = monoMs();
+const log = (msg: string): void => console.log(`[bench ${((monoMs() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+let env: NodeJS.ProcessEnv;
+let runCounter = 0;
+/** Run ids are digits of equal length (user ids are `<run id><6 digits>`, snowflake-like for DAVE). */
+const nextRunId = (): string => `9${String(++runCounter).padStart(4, '0')}`;
+
+/** Aggregates of one client run, as stored in the results. */
+export interface RunSummary {
+  lib: Lib;
+  n: number;
+  connected: number;
+  finished: number;
+  errors: string[];
+  connectMs: number;
+  /** Client CPU in the steady-state window, per stream per second of audio, ms. */
+  cpuMsPerStreamSec: number;
+  /** Same, per packet sent, µs. */
+  cpuUsPerPacket: number;
+  /** Whole playback, client process + its ffmpeg children, per stream per second of audio, ms. */
+  totalCpuMsPerStreamSec: number;
+  ffmpegCpuMsPerStreamSec: number;
+  peakRssMb: number;
+  /** |Δt − 20 ms| at the emulator inside the window, ms: all samples of all streams pooled. */
+  pacing: { p50: number; p99: number; max: number; worstStreamP99: number; medianStreamP99: number; samples: number };
+  /** Sequence gaps + audio packets of the file that never arrived. */
+  lost: number;
+  missingAudio: number;
+  streamsSeen: number;
+  decrypted: number;
+  decryptFailures: number;
+  emulatorCpuPct: number;
+  udpRcvbufErrors: number;
+  extra: Record<string, unknown>;
+}
+
+interface PlayOptions {
+  scenario: string;
+  lib: Lib;
+  n: number;
+  fixture: Fixture;
+  kind?: 'ogg' | 'mp3';
+  warmupMs?: number;
+  tailMs?: number;
+  dave?: boolean;
+  pairs?: boolean;
+  emulator: Emulator;
+  execArgv?: string[];
+  stopAfterMs?: number;
+  rssEveryMs?: number;
+}
+
+async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: ClientResult; report: EmulatorReport }> {
+  const runId = nextRunId();
+  const config: ClientConfig = {
+    lib: o.lib,
+    runId,
+    endpoint: o.emulator.endpoint,
+    n: o.n,
+    input: { kind: o.kind ?? 'ogg', path: o.fixture.path, durationMs: o.fixture.durationMs },
+    mode: 'together',
+    warmupMs: o.warmupMs ?? (smoke ? 300 : 2000),
+    tailMs: o.tailMs ?? (smoke ? 200 : 1000),
+    dave: o.dave ?? false,
+    pairs: o.pairs,
+    stopAfterMs: o.stopAfterMs,
+    rssEveryMs: o.rssEveryMs,
+    settleMs: smoke ? 100 : 500,
+  };
+  const rcvbuf0 = udpRcvbufErrors();
+  const run = await runClient(config, env, o.execArgv ?? [], (o.stopAfterMs ?? o.fixture.durationMs) + 240_000);
+  if (!run.result) throw new Error(`${o.lib} client (N=${o.n}) exited with ${run.exitCode} and no result: ${run.stderr.trim().slice(-600)}`);
+  const r = run.result;
+  const report = await o.emulator.report(runId, r.window);
+  await o.emulator.reset();
+  const windowMs = r.window && r.window.end > r.window.start ? r.window.end - r.window.start : NaN;
+  const streamP99 = report.streams.map((s) => s.p99).sort((a, b) => a - b);
+  const audioSeconds = (o.stopAfterMs ?? o.fixture.durationMs) / 1000;
+  const expected = o.stopAfterMs === undefined && o.fixture.packets > 0 ? o.fixture.packets : 0;
+  const summary: RunSummary = {
+    lib: o.lib,
+    n: o.n,
+    connected: r.connected,
+    finished: r.finished,
+    errors: r.errors.slice(0, 3),
+    connectMs: round(r.connectMs, 0),
+    cpuMsPerStreamSec: round(r.cpuMsInWindow / o.n / (windowMs / 1000)),
+    cpuUsPerPacket: round((r.cpuMsInWindow * 1000) / (o.n * (windowMs / 20)), 2),
+    totalCpuMsPerStreamSec: round((r.playCpuSelfMs + r.playCpuChildrenMs) / o.n / audioSeconds),
+    ffmpegCpuMsPerStreamSec: round(r.playCpuChildrenMs / o.n / audioSeconds),
+    peakRssMb: round(r.peakRssMb, 1),
+    pacing: {
+      p50: round(report.pooled.p50),
+      p99: round(report.pooled.p99),
+      max: round(report.pooled.max),
+      worstStreamP99: round(streamP99.length ? streamP99[streamP99.length - 1] : 0),
+      medianStreamP99: round(quantile(streamP99, 0.5)),
+      samples: report.pooled.count,
+    },
+    lost: report.streams.reduce((a, s) => a + s.lost, 0),
+    missingAudio: expected ? report.streams.reduce((a, s) => a + Math.max(0, expected - s.audioFrames), 0) + (o.n - report.streams.length) * expected : 0,
+    streamsSeen: report.streams.length,
+    decrypted: report.decrypted,
+    decryptFailures: report.decryptFailures,
+    emulatorCpuPct: round(report.emulatorCpuPct, 1),
+    udpRcvbufErrors: udpRcvbufErrors() - rcvbuf0,
+    extra: r.extra,
+  };
+  const p = summary.pacing;
+  log(
+    `${o.scenario} ${o.lib.padEnd(7)} N=${String(o.n).padEnd(4)} cpu ${summary.cpuMsPerStreamSec} ms/stream/s` +
+      ` (total ${summary.totalCpuMsPerStreamSec}), pacing p50 ${p.p50} p99 ${p.p99} max ${p.max} ms, lost ${summary.lost}` +
+      `, missing ${summary.missingAudio}, rss ${summary.peakRssMb} MB, emu ${summary.emulatorCpuPct} %` +
+      (summary.errors.length ? `, errors: ${summary.errors.join(' | ')}` : ''),
+  );
+  return { summary, result: r, report };
+}
+
+/** Whether a run holds the scale criterion: all connected and finished, p99 ≤ 5 ms, nothing lost. */
+function holds(s: RunSummary): boolean {
+  return s.connected === s.n && s.finished === s.n && s.pacing.p99 <= 5 && s.lost === 0 && s.missingAudio === 0 && s.errors.length === 0;
+}
+
+function writeJson(name: string, data: unknown): void {
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, `${name}.json`), `${JSON.stringify(data, null, 2)}\n`);
+}
+
+function readJson(name: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(outDir, `${name}.json`), 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function environment(): Record<string, unknown> {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const pkg = (p: string): string => (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version;
+  const libopus = /PACKAGE_VERSION="([^"]+)"/.exec(
+    fs.readFileSync(path.join(ROOT, 'node_modules/@discordjs/opus/deps/opus/package_version'), 'utf8'),
+  )?.[1];
+  let ffmpegVersion = 'unknown';
+  try {
+    ffmpegVersion = /ffmpeg version (\S+)/.exec(execFileSync(findFfmpeg(), ['-version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  } catch {
+    // reported as unknown
+  }
+  return {
+    date: new Date().toISOString(),
+    cores: os.cpus().length,
+    cpu: model,
+    memoryGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    load: os.loadavg().map((l) => round(l, 2)),
+    rxvoice: (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    discordjsVoice: pkg('@discordjs/voice'),
+    libopus: `${libopus} (@discordjs/opus ${pkg('@discordjs/opus')})`,
+    davey: pkg('@snazzah/davey'),
+    prismMedia: pkg('prism-media'),
+    ffmpeg: `${ffmpegVersion} (${path.relative(ROOT, findFfmpeg()) || findFfmpeg()})`,
+    smoke,
+  };
+}
+
+// ---- scenarios -------------------------------------------------------------------------------
+
+const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unknown> }> = [
+  {
+    name: 'micro',
+    run: async () => {
+      const micro = (args: string[], execArgv: string[] = []): unknown => {
+        const r = spawnSync(process.execPath, [...execArgv, path.join(JS_DIR, 'bench', 'micro.js'), ...args], {
+          env: { ...env, BENCH_QUICK: smoke ? '1' : '0' },
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+        if (r.status !== 0) throw new Error(`micro ${args.join(' ')} failed: ${r.stderr}`);
+        return JSON.parse(r.stdout.trim().split('\n').pop()!) as unknown;
+      };
+      const seal = micro(['seal']) as { rxvoice: { aes: number; xchacha: number }; djs: { aes: number } };
+      const djsX = micro(['djs-xchacha'], ['--import', pathToFileUrl(path.join(ROOT, 'test/conformance/blockSodium.mjs'))]) as { djs: { xchacha: number } };
+      const tick = micro(['tick', smoke ? '1,10' : '1,100,500']);
+      const send = micro(['send']) as { sendUs: number };
+      const out = {
+        sealUs: { rxvoice: seal.rxvoice, djs: { ...seal.djs, xchacha: djsX.djs.xchacha, xchachaLibrary: '@noble/ciphers (sodium-native@5 blocked)' } },
+        tick,
+        udpSendUs: send.sendUs,
+      };
+      log(`micro: seal ${JSON.stringify(out.sealUs)} tick ${JSON.stringify(tick)} udp send ${send.sendUs} µs`);
+      return out;
+    },
+  },
+  {
+    name: 'passthrough',
+    run: async (emulator) => {
+      const plan: Array<[number, number]> = process.env.BENCH_PASSTHROUGH_PLAN // "N:seconds,…" (development)
+        ? process.env.BENCH_PASSTHROUGH_PLAN.split(',').map((x) => x.split(':').map(Number) as [number, number])
+        : smoke
+          ? [[2, 1]]
+          : [[1, 10], [100, 20], [500, 20]];
+      const runs: RunSummary[] = [];
+      for (const [n, seconds] of plan) {
+        const fixture = await oggClip(seconds);
+        for (const lib of LIBS) runs.push((await play({ scenario: 'passthrough', lib, n, fixture, emulator })).summary);
+      }
+      return { runs };
+    },
+  },
+  {
+    name: 'scale',
+    run: async (emulator) => {
+      // The largest N that holds p99 ≤ 5 ms and zero loss: up from N=100 (the passthrough run,
+      // 20 s) in steps of 10 s of audio (reusing the passthrough N=500 run when the ladder
+      // reaches it), or down from 100 if that already fails; bounded in time per library.
+      const fixture = await oggClip(smoke ? 1 : 10);
+      const up = smoke ? [] : [200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000];
+      const down = smoke ? [] : [50, 25, 10];
+      const budgetMs = smoke ? 30_000 : 100_000;
+      const previous = (readJson('passthrough') as { runs?: RunSummary[] } | null)?.runs ?? [];
+      const out: Record<string, unknown> = {};
+      type Step = { n: number; holds: boolean; p99: number; lost: number; missing: number; cpuMsPerStreamSec: number; emulatorCpuPct: number; errors: string[]; source: string };
+      for (const lib of LIBS) {
+        const tried: Step[] = [];
+        const t0 = monoMs();
+        const record = (n: number, s: RunSummary, source: string): Step => {
+          const st: Step = { n, holds: holds(s), p99: s.pacing.p99, lost: s.lost, missing: s.missingAudio, cpuMsPerStreamSec: s.cpuMsPerStreamSec, emulatorCpuPct: s.emulatorCpuPct, errors: s.errors, source };
+          tried.push(st);
+          return st;
+        };
+        // A step that fails is run once more (other load on the machine can spoil one run).
+        const step = async (n: number): Promise<Step> => {
+          const reused = smoke ? undefined : previous.find((r) => r.lib === lib && r.n === n);
+          let st = reused
+            ? record(n, reused, 'passthrough run (20 s)')
+            : record(n, (await play({ scenario: 'scale', lib, n, fixture, emulator })).summary, `${fixture.durationMs / 1000} s`);
+          if (!st.holds && !smoke) st = record(n, (await play({ scenario: 'scale', lib, n, fixture, emulator })).summary, `${fixture.durationMs / 1000} s, second try`);
+          return st;
+        };
+        let best = 0;
+        let stopReason = 'every step held';
+        const first = await step(smoke ? 2 : 100);
+        const ladder = first.holds ? up : down;
+        if (first.holds) best = first.n;
+        for (const n of ladder) {
+          if (monoMs() - t0 > budgetMs) {
+            stopReason = `time budget (${budgetMs / 1000} s) used`;
+            break;
+          }
+          const st = await step(n);
+          if (first.holds && !st.holds) {
+            stopReason = `N=${n} failed`;
+            break;
+          }
+          if (st.holds) {
+            best = Math.max(best, n);
+            if (!first.holds) {
+              stopReason = `N=100 failed; N=${n} held`;
+              break;
+            }
+          }
+          if (st.emulatorCpuPct > 90) {
+            stopReason = `emulator saturated at N=${n} (${st.emulatorCpuPct} % of a core)`;
+            break;
+          }
+        }
+        if (!first.holds && best === 0 && stopReason === 'every step held') stopReason = `no N down to ${tried[tried.length - 1].n} held`;
+        out[lib] = { maxStreams: best, stopReason, tried };
+        log(`scale ${lib}: max ${best} (${stopReason})`);
+      }
+      return out;
+    },
+  },
+  {
+    name: 'transcode',
+    run: async (emulator) => {
+      const fixture = await mp3Clip(smoke ? 1 : 10);
+      const runs: RunSummary[] = [];
+      for (const n of smoke ? [1] : [1, 10, 25]) {
+        for (const lib of LIBS) runs.push((await play({ scenario: 'transcode', lib, n, fixture, kind: 'mp3', emulator })).summary);
+      }
+      return { runs, note: 'rxvoice: ffmpegSource(mp3).pipe(opusEncode({ bitrate: 96000 }), voiceSink(conn)); djs: createAudioResource(mp3) (ffmpeg → Ogg Opus via libopus at ffmpeg’s default 96 kb/s when ffmpeg has libopus, else ffmpeg → PCM → prism Opus encoder)' };
+    },
+  },
+  {
+    name: 'ttfp',
+    run: async (emulator) => {
+      const fixture = await oggClip(1);
+      const joins = smoke ? 1 : 5;
+      const out: Record<string, unknown> = {};
+      for (const lib of LIBS) {
+        const runId = nextRunId();
+        const run = await runClient(
+          { lib, runId, endpoint: emulator.endpoint, n: 1, input: { kind: 'ogg', path: fixture.path, durationMs: fixture.durationMs }, mode: 'join', joins, settleMs: smoke ? 100 : 500 },
+          env,
+        );
+        if (!run.result) throw new Error(`${lib} ttfp client failed: ${run.stderr.slice(-600)}`);
+        const report = await emulator.report(runId, null);
+        await emulator.reset();
+        const ms = run.result.joins.map((j) => {
+          const s = report.streams.find((x) => x.userId === j.userId);
+          return s ? round(s.firstArrival - j.serverUpdateAt, 1) : null;
+        });
+        const ok = ms.filter((x): x is number => x !== null);
+        const warm = ok.slice(1).sort((a, b) => a - b);
+        out[lib] = { joinsMs: ms, firstMs: ok[0] ?? null, warmMedianMs: warm.length ? quantile(warm, 0.5) : (ok[0] ?? null), errors: run.result.errors };
+        log(`ttfp ${lib}: ${JSON.stringify(ms)}`);
+      }
+      return out;
+    },
+  },
+  {
+    name: 'rss',
+    run: async (emulator) => {
+      const fixture = await oggHour();
+      const playMs = smoke ? 2_000 : 80_000;
+      const skipMs = smoke ? 1_000 : 30_000;
+      const n = smoke ? 3 : 101;
+      const out: Record<string, unknown> = {};
+      for (const lib of LIBS) {
+        const { summary, result } = await play({ scenario: 'rss', lib, n, fixture, emulator, stopAfterMs: playMs, rssEveryMs: 1000, warmupMs: skipMs, tailMs: 500 });
+        const start = result.rss[0]?.[0] ?? 0;
+        const playStart = result.window ? result.window.start - skipMs : start;
+        const steady = result.rss.filter(([t]) => t >= playStart + skipMs && t <= playStart + playMs);
+        const xs = steady.map(([t]) => (t - playStart) / 60_000);
+        const ys = steady.map(([, v]) => v);
+        const heapSteady = result.heap.filter(([t]) => t >= playStart + skipMs && t <= playStart + playMs);
+        const mbPerMin = slope(xs, ys);
+        const heapMbPerMin = slope(heapSteady.map(([t]) => (t - playStart) / 60_000), heapSteady.map(([, v]) => v));
+        out[lib] = {
+          streams: n,
+          playedMs: playMs,
+          rssMbPerMin: round(mbPerMin, 3),
+          heapMbPerMin: round(heapMbPerMin, 3),
+          extrapolatedHourGrowthMb: round(mbPerMin * 60, 1),
+          steadyRangeMb: ys.length ? round(Math.max(...ys) - Math.min(...ys), 1) : null,
+          peakRssMb: summary.peakRssMb,
+          cpuMsPerStreamSec: summary.cpuMsPerStreamSec,
+          pacing: summary.pacing,
+          lost: summary.lost,
+          errors: summary.errors,
+          // RSS every 5 s (MB), from the start of playback.
+          series: result.rss.filter((_, i) => i % 5 === 0).map(([t, v]) => [round((t - playStart) / 1000, 0), round(v, 1)]),
+        };
+        log(`rss ${lib}: ${round(mbPerMin, 3)} MB/min (range ${JSON.stringify((out[lib] as { steadyRangeMb: unknown }).steadyRangeMb)} MB)`);
+      }
+      return out;
+    },
+  },
+  {
+    name: 'dave',
+    run: async (emulator) => {
+      const supported = fs.readFileSync(path.join(ROOT, 'src/testing/VoiceServer.ts'), 'utf8').includes('dave?: boolean');
+      if (!supported) return { pending: 'pending DAVE emulator' };
+      const fixture = await oggClip(smoke ? 1 : 10);
+      const n = smoke ? 2 : 100;
+      const daveEmulator = await startEmulator({ dave: true }, env);
+      try {
+        const out: Record<string, unknown> = {};
+        for (const lib of LIBS) {
+          // Two connections per guild in both runs: DAVE makes its MLS group with a second member.
+          // (Smoke runs skip the "off" run.)
+          const off = smoke ? null : (await play({ scenario: 'dave-off', lib, n, fixture, emulator, pairs: true })).summary;
+          const on = (await play({ scenario: 'dave-on', lib, n, fixture, emulator: daveEmulator, dave: true, pairs: true })).summary;
+          out[lib] = { off, on, daveActive: on.extra.daveActive ?? null, extraUsPerPacket: off ? round(on.cpuUsPerPacket - off.cpuUsPerPacket, 2) : null };
+        }
+        return out;
+      } finally {
+        await daveEmulator.close();
+      }
+    },
+  },
+  {
+    name: 'profile',
+    run: async (emulator) => {
+      const fixture = await oggClip(smoke ? 1 : 10);
+      const n = smoke ? 2 : 100;
+      const out: Record<string, unknown> = {};
+      for (const lib of LIBS) {
+        const dir = path.join(BENCH_DIR, '.tmp', 'profiles', lib);
+        fs.rmSync(dir, { recursive: true, force: true });
+        await play({ scenario: 'profile', lib, n, fixture, emulator, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+        const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        if (!file) throw new Error(`no .cpuprofile for ${lib}`);
+        const top = topSelfTime(path.join(dir, file), 10);
+        out[lib] = { n, busyMs: round(top.busyMs, 0), profiledMs: round(top.totalMs, 0), top: top.top, file: path.relative(ROOT, path.join(dir, file)) };
+      }
+      return out;
+    },
+  },
+];
+
+function pathToFileUrl(p: string): string {
+  return `file://${p}`;
+}
+
+async function main(): Promise<void> {
+  log(`${smoke ? 'smoke' : 'full'} run; transpiling src/ and bench/`);
+  buildJs();
+  env = childEnv(path.dirname(findFfmpeg()));
+  const envInfo = environment();
+  log(`machine: ${envInfo.cores} cores, ${envInfo.cpu}, node ${envInfo.node}, load ${JSON.stringify(envInfo.load)}`);
+  // Fixtures first (not timed with the runs).
+  await Promise.all([oggClip(10), oggClip(20), oggClip(1), mp3Clip(smoke ? 1 : 10), oggHour()]);
+  const emulator = await startEmulator({}, env);
+  log(`emulator pid ${emulator.pid} at ${emulator.endpoint}`);
+  const failures: string[] = [];
+  try {
+    for (const s of scenarios) {
+      if (only && !only.has(s.name)) continue;
+      log(`— ${s.name}`);
+      try {
+        const data = await s.run(emulator);
+        writeJson(s.name, { scenario: s.name, environment: envInfo, ...(data as object) });
+      } catch (err) {
+        failures.push(`${s.name}: ${err instanceof Error ? err.message : String(err)}`);
+        log(`${s.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        writeJson(s.name, { scenario: s.name, environment: envInfo, error: String(err) });
+      }
+    }
+  } finally {
+    await emulator.close();
+  }
+  writeReport(outDir, smoke ? path.join(outDir, 'README.md') : path.join(BENCH_DIR, 'README.md'));
+  log(`done in ${((monoMs() - started) / 1000).toFixed(0)} s${failures.length ? `; ${failures.length} scenario(s) failed` : ''}`);
+  process.exit(failures.length ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
