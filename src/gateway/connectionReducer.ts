@@ -367,6 +367,25 @@ function onClose(model: ConnectionModel, code: number, reason: string, at: numbe
   }
 }
 
+/** `ready` from a model that has its session, local address and mode; failures are forgotten. */
+function becomeReady(m: ConnectionModel): ConnectionModel {
+  if (!m.session || !m.local || !m.mode) return m;
+  return {
+    ...m,
+    attempt: 0,
+    failingSince: null,
+    state: {
+      status: 'ready',
+      endpoint: m.config.endpoint,
+      ssrc: m.session.ssrc,
+      server: m.session.server,
+      local: m.local,
+      mode: m.mode,
+      daveProtocolVersion: m.daveProtocolVersion,
+    },
+  };
+}
+
 function onMessage(model: ConnectionModel, msg: VoiceMessage, at: number): ConnectionModel {
   let m = model;
   if (typeof msg.seq === 'number') m = { ...m, seqAck: msg.seq };
@@ -424,40 +443,11 @@ function onMessage(model: ConnectionModel, msg: VoiceMessage, at: number): Conne
         return reconnect(m, 'identify', 'malformed SESSION_DESCRIPTION', at, null);
       }
       const dave = typeof d.dave_protocol_version === 'number' ? d.dave_protocol_version : 0;
-      return {
-        ...m,
-        mode: d.mode,
-        secretKey: Uint8Array.from(key as number[]),
-        daveProtocolVersion: dave,
-        attempt: 0,
-        failingSince: null,
-        state: {
-          status: 'ready',
-          endpoint,
-          ssrc: m.session.ssrc,
-          server: m.session.server,
-          local: m.local,
-          mode: d.mode,
-          daveProtocolVersion: dave,
-        },
-      };
+      return becomeReady({ ...m, mode: d.mode, secretKey: Uint8Array.from(key as number[]), daveProtocolVersion: dave });
     }
     case VoiceOpcode.Resumed: {
       if (m.state.status !== 'resuming' || !m.session || !m.local || !m.mode) return m;
-      return {
-        ...m,
-        attempt: 0,
-        failingSince: null,
-        state: {
-          status: 'ready',
-          endpoint,
-          ssrc: m.session.ssrc,
-          server: m.session.server,
-          local: m.local,
-          mode: m.mode,
-          daveProtocolVersion: m.daveProtocolVersion,
-        },
-      };
+      return becomeReady(m);
     }
     default:
       return m;
