@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { ProtocolError } from '../../src/errors';
 import {
   IP_DISCOVERY_REQUEST,
   IP_DISCOVERY_RESPONSE,
@@ -9,17 +8,9 @@ import {
   isIpDiscovery,
   parseIpDiscovery,
 } from '../../src/protocol/ipDiscovery';
+import { expectProtocolError } from '../helpers/expectProtocolError';
 
-function expectBadPacket(fn: () => unknown): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(ProtocolError);
-  expect((thrown as ProtocolError).code).toBe('IP_DISCOVERY_BAD_PACKET');
-}
+const expectBadPacket = (fn: () => unknown): void => expectProtocolError(fn, 'IP_DISCOVERY_BAD_PACKET');
 
 /** Builds a response by hand, independently of the encoder. */
 function handResponse(ssrc: number, address: string, port: number): Buffer {

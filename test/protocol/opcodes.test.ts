@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { ProtocolError } from '../../src/errors';
 import {
   BINARY_OPCODES,
   SpeakingFlags,
@@ -13,18 +12,8 @@ import {
   type KnownVoiceMessage,
   type VoiceMessage,
 } from '../../src/protocol/opcodes';
-import type { ProtocolErrorCode } from '../../src/errors';
+import { expectProtocolError } from '../helpers/expectProtocolError';
 
-function expectProtocolError(fn: () => unknown, code: ProtocolErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(ProtocolError);
-  expect((thrown as ProtocolError).code).toBe(code);
-}
 
 describe('VoiceOpcode', () => {
   it('has the gateway v8 and DAVE values', () => {

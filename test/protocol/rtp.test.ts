@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { ProtocolError } from '../../src/errors';
 import {
   OPUS_PAYLOAD_TYPE,
   RTP_HEADER_SIZE,
@@ -14,19 +13,8 @@ import {
   type RtpHeader,
   type RtpHeaderInit,
 } from '../../src/protocol/rtp';
-import type { ProtocolErrorCode } from '../../src/errors';
+import { expectProtocolError } from '../helpers/expectProtocolError';
 
-/** Runs `fn`, expecting a ProtocolError with `code`. */
-function expectProtocolError(fn: () => unknown, code: ProtocolErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown).toBeInstanceOf(ProtocolError);
-  expect((thrown as ProtocolError).code).toBe(code);
-}
 
 function header(init: Partial<RtpHeader> & Pick<RtpHeader, 'sequence' | 'timestamp' | 'ssrc'>): RtpHeader {
   return {
