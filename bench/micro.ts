@@ -17,7 +17,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { BehaviorSubject, Observable } from 'rxjs';
-import { DemandGate, currentDemand } from '../src/core/FrameDemand';
+import { frameSource } from '../src/sources/frameSource';
 import { RtpSender } from '../src/core/RtpSender';
 import type { ClockTick, VoiceClock } from '../src/core/VoiceClock';
 import type { VoiceConnection } from '../src/gateway/connectVoice';
@@ -63,19 +63,7 @@ function djsSeal(mode: EncryptionMode): number {
 
 /** An endless Opus source that honours the sink's demand (as the real sources do), synchronously. */
 function syntheticOpus(): Observable<Buffer> {
-  return new Observable<Buffer>((subscriber) => {
-    const demand = currentDemand();
-    const gate = new DemandGate(demand);
-    const pump = (): void => {
-      while (!subscriber.closed && gate.open) {
-        gate.produced(20);
-        subscriber.next(PAYLOAD);
-      }
-    };
-    const changes = demand?.changes$.subscribe(pump);
-    pump();
-    return () => changes?.unsubscribe();
-  });
+  return frameSource(() => PAYLOAD);
 }
 
 async function tickCost(n: number): Promise<{ n: number; usPerTick: number; usPerListener: number }> {

@@ -123,5 +123,5 @@ export async function runPlay(conn: VoiceConnection, args: PlayArgs, io: PlayIo,
     }
     throw err;
   }
-  return last ?? { status: 'ended', positionMs: 0, framesSent: 0, framesLate: 0, underruns: 0, silenceFramesSent: 0, droppedFrames: 0 };
+  return last ?? { status: 'ended', positionMs: 0, framesSent: 0, framesLate: 0, underruns: 0, silenceFramesSent: 0, bufferedMs: 0, droppedFrames: 0 };
 }

@@ -1,6 +1,6 @@
-import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { merge, Observable, Subject, type MonoTypeOperatorFunction } from 'rxjs';
 import { PCM_FRAME_BYTES, type PcmFrame } from '../core/audioFormat';
-import { currentDemand, withDemand } from '../core/FrameDemand';
+import { claimEmitter, DemandGate, withDemand, type FrameDemand } from '../core/FrameDemand';
 import { RxVoiceError } from '../errors';
 import { allocInt16, readInt16, toLittleEndian } from './internal/pcm16';
 
@@ -21,6 +21,8 @@ const FRAME_SAMPLES = PCM_FRAME_BYTES / 2;
 interface Input {
   readonly queue: PcmFrame[];
   done: boolean;
+  /** What this input's sources see: open while the mix's consumer wants audio and this queue has room. */
+  readonly demand: FrameDemand;
 }
 
 /**
@@ -48,9 +50,12 @@ interface Input {
  * synchronously while the inputs are being subscribed are all queued (so synchronous
  * inputs, like `from(frames)`, line up exactly).
  *
- * Backpressure: the {@link FrameDemand} current when the mix is subscribed is re-entered
- * around each input's subscription (`withDemand`), so demand-aware sources pace
- * themselves against the sink; with such sources the queues stay within the sink's lead.
+ * Backpressure: the mix is a demand-aware source itself (a {@link DemandGate}); each input
+ * gets a demand that is open while the mix's consumer wants audio and that input's queue
+ * has room, found by its sources at subscribe or at their first frame (so inputs that
+ * subscribe their sources later, like a `concatMap` over a queue, are paced too). With
+ * demand-aware sources the queues stay within the sink's lead; seek requests reach every
+ * input.
  *
  * @param sources the PCM streams to mix.
  * @returns an observable of mixed PCM frames.
@@ -62,8 +67,23 @@ interface Input {
  */
 export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
   return new Observable<PcmFrame>((subscriber) => {
-    const demand = currentDemand();
-    const inputs: Input[] = sources.map(() => ({ queue: [], done: false }));
+    const gate = new DemandGate(subscriber);
+    const drained = new Subject<void>();
+    subscriber.add(() => drained.complete());
+    const inputs: Input[] = sources.map(() => {
+      const input: Input = {
+        queue: [],
+        done: false,
+        demand: {
+          get open() {
+            return gate.open && input.queue.length < MIX_MAX_QUEUED_FRAMES;
+          },
+          changes$: merge(gate.changes$, drained),
+          seek$: gate.seek$,
+        },
+      };
+      return input;
+    });
     let subscribing = true;
     let draining = false;
     const sum = new Int32Array(FRAME_SAMPLES);
@@ -72,6 +92,7 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
       // Not re-entrant: a downstream that pushes into an input while we emit just queues.
       if (subscribing || draining) return;
       draining = true;
+      let emitted = false;
       try {
         while (!subscriber.closed) {
           let queued = false;
@@ -93,10 +114,12 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
             const frame = input.queue.shift();
             if (frame) addInto(sum, frame);
           }
-          subscriber.next(softClip(sum));
+          gate.emit(subscriber, softClip(sum));
+          emitted = true;
         }
       } finally {
         draining = false;
+        if (emitted && !subscriber.closed) drained.next();
       }
     };
 
@@ -104,9 +127,10 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
       if (subscriber.closed) return;
       const input = inputs[i];
       subscriber.add(
-        withDemand(demand, () =>
+        withDemand(input.demand, () =>
           source.subscribe({
             next: (frame) => {
+              claimEmitter(input.demand);
               if (frame.length > PCM_FRAME_BYTES) {
                 subscriber.error(new RxVoiceError('BAD_FRAME', `mix: a PCM frame is at most ${PCM_FRAME_BYTES} bytes, got ${frame.length} from input ${i}`));
                 return;

@@ -40,7 +40,10 @@ export function pace<T>(options: PaceOptions = {}): MonoTypeOperatorFunction<T> 
       let stop = (): void => undefined;
       const upstream = withDemand(demand, () =>
         source.subscribe({
-          next: (v) => queue.push(v),
+          next: (v) => {
+            demand.received(clock.frameMs);
+            queue.push(v);
+          },
           error: (err: unknown) => {
             error = { err };
             done = true;

@@ -1,7 +1,7 @@
 import { OpusEncoder } from '@discordjs/opus';
 import { defer, map, Observable, type Subscription } from 'rxjs';
 import { CHANNELS, SAMPLE_RATE, type OpusPacket } from '../core/audioFormat';
-import { currentDemand, withDemand } from '../core/FrameDemand';
+import { DemandGate, withDemand } from '../core/FrameDemand';
 import { RxVoiceError } from '../errors';
 import { ffmpegSource, type FfmpegSourceOptions } from './ffmpegSource';
 import { oggOpusSource } from './oggOpusSource';
@@ -29,8 +29,7 @@ export interface AudioSourceOptions extends FfmpegSourceOptions {
  *   frame is encoded with `@discordjs/opus` (48 kHz stereo, `bitrate`).
  *
  * **Demand.** Both paths honour the sink's demand (`leadMs` ahead, input paused
- * meanwhile). The probe is asynchronous; the inner source is subscribed inside the
- * captured demand. **Seek.** `demand.seek$` restarts ffmpeg at the new position; on the
+ * meanwhile), however the source is composed (see `FrameDemand`). **Seek.** `demand.seek$` restarts ffmpeg at the new position; on the
  * passthrough path the first seek switches to transcoding from that position (so it needs
  * ffmpeg).
  *
@@ -66,13 +65,13 @@ export function audioSource(input: string, options: AudioSourceOptions = {}): Ob
     transcode || (ffmpegOptions.seek ?? 0) > 0 || Boolean(ffmpegOptions.filters) || (ffmpegOptions.args?.length ?? 0) > 0;
 
   return new Observable<OpusPacket>((subscriber) => {
-    const demand = currentDemand();
+    const gate = new DemandGate(subscriber);
     let inner: Subscription | undefined;
     let seeks: Subscription | undefined;
     const forward = (source: Observable<OpusPacket>): Subscription =>
-      withDemand(demand, () =>
+      withDemand(gate, () =>
         source.subscribe({
-          next: (packet) => subscriber.next(packet),
+          next: (packet) => gate.emit(subscriber, packet),
           error: (err: unknown) => subscriber.error(err),
           complete: () => subscriber.complete(),
         }),
@@ -89,7 +88,7 @@ export function audioSource(input: string, options: AudioSourceOptions = {}): Ob
         // Passthrough until the first seek, which switches to transcoding (ffmpegSource
         // handles later seeks itself; a Subject does not deliver the current seek to an
         // observer added during its delivery).
-        seeks = demand?.seek$.subscribe((positionMs) => {
+        seeks = gate.seek$.subscribe((positionMs) => {
           seeks?.unsubscribe();
           inner?.unsubscribe();
           inner = forward(transcoded(Number.isFinite(positionMs) ? Math.max(0, positionMs) : 0));

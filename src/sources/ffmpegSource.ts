@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Observable, type Subscription } from 'rxjs';
 import { CHANNELS, SAMPLE_RATE, type PcmFrame } from '../core/audioFormat';
-import { currentDemand, withDemand } from '../core/FrameDemand';
+import { DemandGate } from '../core/FrameDemand';
 import { RxVoiceError } from '../errors';
 import { AudioSourceError } from './AudioSourceError';
 import { findFfmpeg } from './findFfmpeg';
@@ -65,7 +65,7 @@ export function ffmpegSource(input: string | Readable, options: FfmpegSourceOpti
       subscriber.error(new AudioSourceError('SOURCE_FAILED', 'ffmpegSource: the input stream has already ended or been destroyed'));
       return;
     }
-    const demand = currentDemand();
+    const gate = new DemandGate(subscriber);
     let run: Subscription | undefined;
 
     const start = (positionMs: number): void => {
@@ -78,18 +78,16 @@ export function ffmpegSource(input: string | Readable, options: FfmpegSourceOpti
       }
       const stdin = typeof input === 'string' ? null : input;
       const args = ffmpegArgs(typeof input === 'string' ? input : null, positionMs, options);
-      run = withDemand(demand, () =>
-        ffmpegFrames({ ffmpegPath, args, stdin, demand }).subscribe({
-          next: (frame) => subscriber.next(frame),
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => subscriber.complete(),
-        }),
-      );
+      run = ffmpegFrames({ ffmpegPath, args, stdin, demand: gate }).subscribe({
+        next: (frame) => gate.emit(subscriber, frame),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
     };
 
     const seeks =
       typeof input === 'string'
-        ? demand?.seek$.subscribe((positionMs) => {
+        ? gate.seek$.subscribe((positionMs) => {
             run?.unsubscribe();
             start(Number.isFinite(positionMs) ? Math.max(0, positionMs) : 0);
           })
@@ -99,6 +97,7 @@ export function ffmpegSource(input: string | Readable, options: FfmpegSourceOpti
     return () => {
       seeks?.unsubscribe();
       run?.unsubscribe();
+      gate.dispose();
     };
   });
 }

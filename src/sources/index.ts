@@ -12,6 +12,7 @@ export { webmOpusSource } from './webmOpusSource';
 export { pcmSource } from './pcmSource';
 export type { PcmSourceOptions } from './pcmSource';
 export { toneSource } from './toneSource';
+export { frameSource } from './frameSource';
 export type { ToneSourceOptions } from './toneSource';
 export { findFfmpeg } from './findFfmpeg';
 export type { FindFfmpegOptions } from './findFfmpeg';

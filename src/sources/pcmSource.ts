@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { FRAME_MS } from '../core/audioFormat';
-import { currentDemand } from '../core/FrameDemand';
 import { RxVoiceError } from '../errors';
 import { AudioSourceError } from './AudioSourceError';
 import { byteFramer } from './internal/byteFramer';
@@ -55,7 +54,6 @@ export function pcmSource(readable: Readable, options: PcmSourceOptions = {}): O
       return;
     }
     const frames = gatedStream(readable, byteFramer(frameBytes, FRAME_MS), {
-      demand: currentDemand(),
       mapError: (err) =>
         new AudioSourceError('SOURCE_FAILED', `pcmSource: the input stream failed: ${errorMessage(err)}`, { cause: err }),
     }).subscribe({

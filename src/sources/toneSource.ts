@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
-import { FRAME_MS, PCM_FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, type PcmFrame } from '../core/audioFormat';
-import { currentDemand, DemandGate } from '../core/FrameDemand';
+import { PCM_FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, type PcmFrame } from '../core/audioFormat';
+import { DemandGate } from '../core/FrameDemand';
 import { RxVoiceError } from '../errors';
 
 // Bound once: a global `Math` lookup per sample is much slower inside jest's vm sandbox.
@@ -54,8 +54,7 @@ export function toneSource(options: ToneSourceOptions): Observable<PcmFrame> {
   const scale = amplitude * 32767;
 
   return new Observable<PcmFrame>((subscriber) => {
-    const demand = currentDemand();
-    const gate = new DemandGate(demand);
+    const gate = new DemandGate(subscriber);
     /** Next sample index (per channel). */
     let position = 0;
     /** Phase at `position`, in cycles, kept in [0, 1) so an endless tone stays exact. */
@@ -80,9 +79,7 @@ export function toneSource(options: ToneSourceOptions): Observable<PcmFrame> {
       pumping = true;
       try {
         while (!subscriber.closed && position < totalSamples && gate.open) {
-          const next = frame();
-          gate.produced(FRAME_MS);
-          subscriber.next(next);
+          gate.emit(subscriber, frame());
         }
       } finally {
         pumping = false;
@@ -90,17 +87,16 @@ export function toneSource(options: ToneSourceOptions): Observable<PcmFrame> {
       if (!subscriber.closed && position >= totalSamples) subscriber.complete();
     };
 
-    const changes = demand?.changes$.subscribe(pump);
-    const seeks = demand?.seek$.subscribe((ms) => {
+    const changes = gate.changes$.subscribe(pump);
+    const seeks = gate.seek$.subscribe((ms) => {
       position = Math.max(0, mathRound((Number.isFinite(ms) ? ms : 0) * samplesPerMs));
       phase = (position * cyclesPerSample) % 1;
-      gate.reset();
       pump();
     });
     pump();
     return () => {
-      changes?.unsubscribe();
-      seeks?.unsubscribe();
+      changes.unsubscribe();
+      seeks.unsubscribe();
     };
   });
 }

@@ -1,6 +1,7 @@
-import { defer, EMPTY, from, lastValueFrom, NEVER, Observable, toArray } from 'rxjs';
+import { defer, from, lastValueFrom, NEVER, Observable, toArray } from 'rxjs';
 import { PCM_FRAME_BYTES } from '../../src/core/audioFormat';
-import { currentDemand, DemandGate, SinkDemand, withDemand, type FrameDemand } from '../../src/core/FrameDemand';
+import { currentDemand, SinkDemand, withDemand, type FrameDemand } from '../../src/core/FrameDemand';
+import { frameSource } from '../../src/sources/frameSource';
 import { MIX_MAX_QUEUED_FRAMES, mix, mixWith } from '../../src/operators/mix';
 import { dominantFrequency, frequencyPower, generateTone } from '../../src/testing/audio';
 import { constFrame, newScheduler, peak, samplesOf, toFrames } from './audioOperatorFixtures';
@@ -130,52 +131,44 @@ describe('mix', () => {
     expect(Math.abs(dominantFrequency(Buffer.concat(out.slice(b.length))) - 440)).toBeLessThan(2);
   });
 
-  it('subscribes every input inside the sink’s FrameDemand', () => {
+  it('gives every input a demand that follows the sink’s', () => {
     const seen: Array<FrameDemand | null> = [];
     const probe = (): Observable<Buffer> =>
       defer(() => {
         seen.push(currentDemand());
-        return EMPTY;
+        return NEVER;
       });
-    const demand = new SinkDemand(500);
-    const mixed = mix(probe(), probe(), probe());
-    withDemand(demand, () => mixed.subscribe());
-    expect(seen).toEqual([demand, demand, demand]);
-    // A mix subscribed without a demand passes none on.
-    mix(probe(), NEVER).subscribe().unsubscribe();
-    expect(seen[3]).toBeNull();
+    const demand = new SinkDemand(40); // 2 frames of lead
+    const mixed = mix(probe(), probe(), frameSource(() => f(1)));
+    const sub = withDemand(demand, () => mixed.subscribe(() => demand.received()));
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).not.toBe(seen[1]);
+    // The sink holds 0 frames: the third input may queue up to the mix's bound, then the mix
+    // emits (the probes underrun) until the sink's lead is reached; then every input is held.
+    expect(demand.bufferedMs).toBe(40);
+    expect(seen.map((d) => d?.open)).toEqual([false, false]);
+    demand.consume(40);
+    expect(seen.map((d) => d?.open)).toEqual([false, false]); // refilled at once by the third input
+    sub.unsubscribe();
   });
 
-  it('lets a demand-aware input run only the sink’s lead ahead of a slow input', () => {
+  it('lets a demand-aware input run at most the sink’s lead (or the mix’s bound) ahead of a slow input', () => {
     /** A source that reads as far as the demand allows, like a file source. */
     const gated = (frames: number, value: number, produced: { n: number }): Observable<Buffer> =>
-      new Observable<Buffer>((subscriber) => {
-        const demand = currentDemand();
-        const gate = new DemandGate(demand);
-        let pumping = false;
-        const pump = (): void => {
-          if (pumping) return;
-          pumping = true;
-          while (gate.open && produced.n < frames && !subscriber.closed) {
-            gate.produced();
-            produced.n++;
-            subscriber.next(f(value));
-          }
-          pumping = false;
-          if (produced.n === frames) subscriber.complete();
-        };
-        const wake = demand?.changes$.subscribe(pump);
-        pump();
-        return () => wake?.unsubscribe();
+      frameSource((i) => {
+        if (i >= frames) return undefined;
+        produced.n++;
+        return f(value);
       });
     newScheduler().run(({ cold, flush }) => {
       const produced = { n: 0 };
-      const demand = new SinkDemand(200); // 10 frames of lead
+      const demand = new SinkDemand(200); // 10 frames of lead: the sink never holds more
       let consumed = 0;
       let worstLead = 0;
       const slow = cold(`${'-a'.repeat(40)}|`, { a: f(2) });
       withDemand(demand, () =>
         mix(gated(40, 1, produced), slow).subscribe((frame) => {
+          demand.received();
           expect(frame.equals(f(3))).toBe(true);
           consumed++;
           demand.consume();
@@ -184,7 +177,7 @@ describe('mix', () => {
       );
       flush();
       expect(consumed).toBe(40);
-      expect(worstLead).toBeLessThanOrEqual(10);
+      expect(worstLead).toBeLessThan(MIX_MAX_QUEUED_FRAMES);
     });
   });
 });

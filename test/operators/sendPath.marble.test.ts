@@ -1,6 +1,6 @@
 import { BehaviorSubject, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { currentDemand, DemandGate } from '../../src/core/FrameDemand';
+import { frameSource } from '../../src/sources/frameSource';
 import type { VoiceConnection, VoiceConnectionState, VoiceTransport } from '../../src/gateway';
 import { encrypt } from '../../src/operators/encrypt';
 import { pace } from '../../src/operators/pace';
@@ -56,21 +56,10 @@ function fakeConnection(ts: TestScheduler) {
 
 /** A demand-aware source of `n` distinct 1-byte "frames" (synchronous while the gate is open). */
 function frames(n: number, produced: number[] = []): Observable<Buffer> {
-  return new Observable<Buffer>((subscriber) => {
-    const demand = currentDemand();
-    const gate = new DemandGate(demand);
-    let i = 0;
-    const pump = () => {
-      while (i < n && gate.open) {
-        subscriber.next(Buffer.from([i++]));
-        gate.produced();
-        produced.push(i);
-      }
-      if (i >= n) subscriber.complete();
-    };
-    const sub = demand?.changes$.subscribe(pump);
-    pump();
-    return () => sub?.unsubscribe();
+  return frameSource((i) => {
+    if (i >= n) return undefined;
+    produced.push(i + 1);
+    return Buffer.from([i]);
   });
 }
 

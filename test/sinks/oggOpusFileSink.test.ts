@@ -217,12 +217,10 @@ describe('oggOpusFileSink', () => {
     const total = 9000; // 3 min of 20 ms packets
     let producedBytes = 0;
     let maxBytesAheadOfDisk = 0;
-    let maxMsAheadOfConsumer = 0;
     const source = demandAwareSource(total, (i) => packets[i % 50], {
-      onProduce: (produced, demand) => {
+      onProduce: (produced) => {
         const onDisk = statSync(path, { throwIfNoEntry: false })?.size ?? 0;
         maxBytesAheadOfDisk = Math.max(maxBytesAheadOfDisk, producedBytes - onDisk);
-        maxMsAheadOfConsumer = Math.max(maxMsAheadOfConsumer, produced * 20 - (demand ? demand.consumedMs : -Infinity));
         producedBytes += packets[produced % 50].length;
       },
     });
@@ -234,10 +232,8 @@ describe('oggOpusFileSink', () => {
     expect(pages).toHaveLength(2 + 180);
     for (const page of pages) expect(page.crc).toBe(page.computedCrc);
     expect(pages[pages.length - 1].granulePosition).toBe(BigInt(total * 960));
-    // The source never gets more than the 1 s lead ahead of what the sink took, and what
-    // is not on disk yet stays a few seconds' worth; without backpressure it would be the
-    // whole ≈ 2.3 MB.
-    expect(maxMsAheadOfConsumer).toBeLessThanOrEqual(1000);
+    // What is not on disk yet stays a few seconds' worth; without backpressure it would be
+    // the whole ≈ 2.3 MB.
     const bytesPerSecond = packets.reduce((a, p) => a + p.length, 0);
     // Measured ≈ 3 s: the current page (≤ 1 s), the 1 s lead, and the write stream's
     // 16 KiB high-water mark (≈ 1.3 s at this bitrate).

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpusEncoder } from '@discordjs/opus';
 import type { Observable, Subscription } from 'rxjs';
-import { withDemand, type FrameDemand } from '../../src/core/FrameDemand';
+import { SinkDemand, withDemand, type FrameDemand } from '../../src/core/FrameDemand';
 import { findFfmpeg } from '../../src/sources';
 
 /** A temporary directory of test media, made with ffmpeg at test time (never committed). */
@@ -82,13 +82,21 @@ export interface Collected<T> {
   completed: boolean;
 }
 
+/** A consumer that counts what it receives (and thereby attaches its demand to the emitting source). */
+function received(demand: FrameDemand | null): void {
+  if (demand instanceof SinkDemand) demand.received();
+}
+
 /** Subscribes (inside `withDemand(demand)` when given) and resolves when it completes or errors. */
 export function collect<T>(source: Observable<T>, demand: FrameDemand | null = null): Promise<Collected<T>> {
   return new Promise((resolve) => {
     const values: T[] = [];
     withDemand(demand, () =>
       source.subscribe({
-        next: (v) => values.push(v),
+        next: (v) => {
+          received(demand);
+          values.push(v);
+        },
         error: (error: unknown) => resolve({ values, error, completed: false }),
         complete: () => resolve({ values, error: undefined, completed: true }),
       }),
@@ -102,13 +110,28 @@ export interface Live<T> {
   error: unknown;
   completed: boolean;
   subscription: Subscription;
+  /** From now on the consumer takes every frame at once (and drops what it held): the source runs free. */
+  drain(): void;
 }
 
 export function subscribeLive<T>(source: Observable<T>, demand: FrameDemand | null = null): Live<T> {
-  const live: Omit<Live<T>, 'subscription'> = { values: [], error: undefined, completed: false };
+  let draining = false;
+  const live: Omit<Live<T>, 'subscription'> = {
+    values: [],
+    error: undefined,
+    completed: false,
+    drain() {
+      draining = true;
+      if (demand instanceof SinkDemand) demand.clear();
+    },
+  };
   const subscription = withDemand(demand, () =>
     source.subscribe({
-      next: (v) => live.values.push(v),
+      next: (v) => {
+        received(demand);
+        if (draining && demand instanceof SinkDemand) demand.consume();
+        live.values.push(v);
+      },
       error: (error: unknown) => (live.error = error),
       complete: () => (live.completed = true),
     }),

@@ -47,7 +47,7 @@ describe.each([
     expect(await waitFor(() => live.values.length >= 20)).toBe(true);
     await sleep(100);
     expect(live.values).toHaveLength(20);
-    demand.consume(10_000);
+    live.drain();
     expect(await waitFor(() => live.completed)).toBe(true);
     const observed = demand as unknown as { changes: { observed: boolean } };
     expect(observed.changes.observed).toBe(false);

@@ -70,11 +70,12 @@ test('seek continues from that position with its phase', () => {
   const live = subscribeLive(toneSource({ frequency: 441, durationMs: 2000, amplitude: 0.8 }), demand);
   expect(live.values).toHaveLength(5);
   demand.seek(1500);
+  demand.clear(); // as a sink does: it drops what it held from before the seek
   expect(live.values).toHaveLength(10);
   const reference = generateTone({ frequency: 441, durationMs: 2000, amplitude: 0.8 });
   const after = Buffer.concat(live.values.slice(5));
   expect(maxDiff(after, reference.subarray(1500 * 192, 1600 * 192))).toBeLessThanOrEqual(1);
-  demand.consume(10_000);
+  for (let i = 0; i < 5; i++) demand.clear();
   expect(live.completed).toBe(true);
   expect(live.values).toHaveLength(10 + 20);
 });

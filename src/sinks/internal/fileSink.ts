@@ -172,6 +172,7 @@ export function runFileSink<T, R>(
             endWithError(err);
             return;
           }
+          demand.received(accepted.ms);
           for (const chunk of accepted.chunks) append(chunk);
           if (congested) owedMs += accepted.ms;
           else demand.consume(accepted.ms);

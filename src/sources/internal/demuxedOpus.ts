@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import type { Readable, Transform } from 'node:stream';
 import { Observable } from 'rxjs';
 import type { OpusPacket } from '../../core/audioFormat';
-import { currentDemand } from '../../core/FrameDemand';
 import { AudioSourceError } from '../AudioSourceError';
 import type { Framer } from './Framer';
 import { gatedStream } from './gatedStream';
@@ -37,7 +36,6 @@ export function demuxedOggOpus(input: string | Readable): Observable<OpusPacket>
 
 function demuxed(input: string | Readable, demux: Demux, container: 'Ogg' | 'WebM'): Observable<OpusPacket> {
   return new Observable<OpusPacket>((subscriber) => {
-    const demand = currentDemand();
     let stream: Readable;
     if (typeof input === 'string') {
       stream = createReadStream(input, 'framer' in demux ? { highWaterMark: OGG_READ_BYTES } : undefined);
@@ -76,7 +74,6 @@ function demuxed(input: string | Readable, demux: Demux, container: 'Ogg' | 'Web
     }
 
     const packets = gatedStream(packetSource, framer, {
-      demand,
       mapError: (err) =>
         new AudioSourceError(
           'SOURCE_CORRUPT',

@@ -24,7 +24,7 @@ export interface FfmpegFramesOptions {
   args: readonly string[];
   /** Piped to ffmpeg's stdin (the args read `pipe:0`); destroyed on unsubscribe. */
   stdin: Readable | null;
-  /** Demand to honour. */
+  /** Demand to honour (the owning source's gate). */
   demand: FrameDemand | null;
 }
 

@@ -1,25 +1,25 @@
 import { Observable } from 'rxjs';
 import type { Readable } from 'node:stream';
-import { DemandGate, type FrameDemand } from '../../core/FrameDemand';
+import { currentDemand, DemandGate, type FrameDemand } from '../../core/FrameDemand';
 import type { Framer } from './Framer';
 
 /** Options of {@link gatedStream}. */
 export interface GatedStreamOptions {
-  /** The demand to honour (captured by the caller with `currentDemand()`); null reads freely. */
-  demand: FrameDemand | null;
+  /** The demand to honour; default `currentDemand()` at subscribe. A consumer found at the first item is followed too. */
+  demand?: FrameDemand | null;
   /** Turns a stream `'error'` (or a chunk the framer rejects) into the error to emit. */
   mapError: (err: unknown) => Error;
 }
 
 /**
- * Items (frames, packets) of `readable`, cut by `framer`, produced at most `leadMs` ahead
- * of the demand's consumer.
+ * Items (frames, packets) of `readable`, cut by `framer`, produced while the consumer's
+ * demand is open (see `FrameDemand`).
  *
  * The stream runs in flowing mode; chunks go into the framer and items are emitted while
  * the {@link DemandGate} is open. When the gate closes with an item left, the stream is
  * `pause()`d — so the OS pipe / file read stalls and the producer (ffmpeg, a demuxer)
- * blocks — and `changes$` drains and `resume()`s it. Emission is exact: a never-consumed
- * demand of `leadMs` gets `leadMs / itemMs` items, however large the stream's chunks.
+ * blocks — and `changes$` drains and `resume()`s it. Emission is exact: the gate is
+ * checked before every item, however large the stream's chunks.
  * A consumer that calls `demand.consume()` synchronously from `next` re-enters nothing:
  * the drain loop is iterative.
  *
@@ -31,7 +31,7 @@ export interface GatedStreamOptions {
  */
 export function gatedStream<T>(readable: Readable, framer: Framer<T>, options: GatedStreamOptions): Observable<T> {
   return new Observable<T>((subscriber) => {
-    const gate = new DemandGate(options.demand);
+    const gate = new DemandGate(subscriber, options.demand === undefined ? currentDemand() : options.demand);
     let ended = false;
     let draining = false;
 
@@ -40,9 +40,7 @@ export function gatedStream<T>(readable: Readable, framer: Framer<T>, options: G
       draining = true;
       try {
         while (!subscriber.closed && gate.open && framer.available()) {
-          const item = framer.read();
-          gate.produced(framer.durationMs(item));
-          subscriber.next(item);
+          gate.emit(subscriber, framer.read());
         }
       } finally {
         draining = false;
@@ -74,13 +72,13 @@ export function gatedStream<T>(readable: Readable, framer: Framer<T>, options: G
     };
     const onError = (err: unknown): void => subscriber.error(options.mapError(err));
 
-    const changes = options.demand?.changes$.subscribe(() => drain());
+    const changes = gate.changes$.subscribe(() => drain());
     readable.on('error', onError);
     readable.on('end', onEnd);
     readable.on('data', onData);
 
     return () => {
-      changes?.unsubscribe();
+      changes.unsubscribe();
       readable.off('data', onData);
       readable.off('end', onEnd);
       readable.off('error', onError);

@@ -4,40 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OpusEncoder } from '@discordjs/opus';
 import { firstValueFrom, Observable, toArray } from 'rxjs';
-import { currentDemand, DemandGate, type FrameDemand } from '../../../src/core/FrameDemand';
+import { frameSource } from '../../../src/sources/frameSource';
 import { generateTone } from '../../../src/testing/audio';
 
 /**
- * A synchronous, demand-aware source of `count` items: it emits while the sink's
- * `DemandGate` is open and resumes on `changes$`, like rxvoice's real sources. `ms(i)`
- * is each item's duration (default 20); `onProduce` runs before each item with the
- * count so far and the sink's demand (null when there is none).
+ * A synchronous, demand-aware source of `count` items (rxvoice's `frameSource`): it emits
+ * while the sink's demand is open and resumes when it opens again, like rxvoice's real
+ * sources. `onProduce` runs before each item with the count so far.
  */
-export function demandAwareSource<T>(
-  count: number,
-  make: (i: number) => T,
-  options: { ms?: (item: T) => number; onProduce?: (produced: number, demand: FrameDemand | null) => void } = {},
-): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    const demand = currentDemand();
-    const gate = new DemandGate(demand);
-    let i = 0;
-    let pumping = false;
-    const pump = (): void => {
-      if (pumping) return;
-      pumping = true;
-      while (!subscriber.closed && i < count && gate.open) {
-        options.onProduce?.(i, demand);
-        const item = make(i++);
-        gate.produced(options.ms ? options.ms(item) : 20);
-        subscriber.next(item);
-      }
-      pumping = false;
-      if (i >= count && !subscriber.closed) subscriber.complete();
-    };
-    const sub = demand?.changes$.subscribe(pump);
-    pump();
-    return () => sub?.unsubscribe();
+export function demandAwareSource<T>(count: number, make: (i: number) => T, options: { onProduce?: (produced: number) => void } = {}): Observable<T> {
+  return frameSource((i) => {
+    if (i >= count) return undefined;
+    options.onProduce?.(i);
+    return make(i);
   });
 }
 

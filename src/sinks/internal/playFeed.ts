@@ -1,0 +1,303 @@
+import { Observable, type SchedulerLike } from 'rxjs';
+import { FRAME_MS, OPUS_SILENCE_FRAME, type OpusPacket } from '../../core/audioFormat';
+import { sendLaneOf } from '../../core/SendLane';
+import { schedulerClock, sharedVoiceClock, type ClockTick, type VoiceClock } from '../../core/VoiceClock';
+import { RxVoiceError } from '../../errors';
+import type { VoiceConnection, VoiceTransport } from '../../gateway/connectVoice';
+import type { PlaybackCommand, PlaybackControl } from '../createPlaybackControl';
+
+/** Options of a sink that plays into a voice connection (see `voiceSink`). */
+export interface PlayFeedOptions {
+  /** Pause, resume, stop and seek (see `createPlaybackControl`). */
+  control?: PlaybackControl;
+  /** The clock to pace on. Default: the process-wide high-resolution clock. */
+  clock?: VoiceClock;
+  /** Pace on this RxJS scheduler instead (marble tests). */
+  scheduler?: SchedulerLike;
+  /** Opus silence frames sent when the stream ends or pauses. Default 5 (Discord docs). */
+  silenceFrames?: number;
+  /** op 5 SPEAKING flags while playing. Default 1 (microphone). */
+  speakingFlags?: number;
+  /** Emit progress at least every this many ms of audio. Default 1000. */
+  progressEveryMs?: number;
+}
+
+/** Progress of a playing stream, emitted by `voiceSink`. */
+export interface PlaybackProgress {
+  /**
+   * `queued`: another sink is playing on this connection; this one starts when it ends.
+   * `buffering`: waiting for the source or for the connection to be ready.
+   */
+  status: 'queued' | 'playing' | 'paused' | 'buffering' | 'ended';
+  /** Position in the input, ms (follows seeks). */
+  positionMs: number;
+  /** Audio packets sent (not counting silence frames). */
+  framesSent: number;
+  /** Clock ticks missed because the event loop stalled (each is 20 ms of delay). */
+  framesLate: number;
+  /** Ticks with no frame to send while the source was still running. */
+  underruns: number;
+  silenceFramesSent: number;
+  /** Audio held for sending, ms (at most about the sink's `leadMs` with demand-aware sources). */
+  bufferedMs: number;
+  /** Frames dropped because a source without demand overflowed the memory bound (`maxBufferedBytes`). */
+  droppedFrames: number;
+}
+
+/**
+ * Where a sink takes its packets from: `voiceSink` reads its upstream into a queue; a
+ * player reads tracks one after the other.
+ */
+export interface PacketFeed {
+  /** Starts reading (called once, when the sink is subscribed). */
+  start(): void;
+  /** The packet the next send would take, left in place (sealed ahead of its tick). */
+  peek(): OpusPacket | undefined;
+  /** Takes the next packet: it is being sent now. */
+  shift(): OpusPacket | undefined;
+  /** True once no packet will follow the queued ones. */
+  readonly ended: boolean;
+  /** Why the input ended, if it failed (emitted by the sink after its trailing silence). */
+  readonly error: unknown;
+  /** Audio queued, ms. */
+  readonly bufferedMs: number;
+  /** Frames dropped above the memory bound. */
+  readonly droppedFrames: number;
+  /** `seek` command: drop what is queued and continue from `ms` of the input. */
+  seek(ms: number): void;
+  /** Stop reading and drop what is queued (stop command, unsubscribe). */
+  stop(): void;
+  /** Called once when the sink is done (after `stop` if it was stopped). */
+  dispose(): void;
+}
+
+/**
+ * Plays `createFeed()`'s packets into `conn` (the engine of `voiceSink` and players): waits
+ * for the connection's {@link SendLane}, paces on the clock, adds RTP headers from the
+ * connection's RTP state, seals with the transport cipher and sends. See `voiceSink` for
+ * the behaviour; this is it, with the input abstracted.
+ */
+export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, options: PlayFeedOptions = {}): Observable<PlaybackProgress> {
+  return new Observable<PlaybackProgress>((subscriber) => {
+    const clock = options.clock ?? (options.scheduler ? schedulerClock(options.scheduler) : sharedVoiceClock());
+    const silenceFrames = options.silenceFrames ?? 5;
+    const speakingFlags = options.speakingFlags ?? 1;
+    const progressEvery = options.progressEveryMs ?? 1000;
+    const lane = sendLaneOf(conn);
+    const rtp = lane.rtp;
+    const feed = createFeed();
+    const p: PlaybackProgress = {
+      status: 'buffering',
+      positionMs: 0,
+      framesSent: 0,
+      framesLate: 0,
+      underruns: 0,
+      silenceFramesSent: 0,
+      bufferedMs: 0,
+      droppedFrames: 0,
+    };
+    let lastEmittedAt = -Infinity;
+    let lastStatus: PlaybackProgress['status'] | null = null;
+    let paused = false;
+    let ending = false;
+    let speaking = false;
+    let silenceLeft = 0;
+    let pendingSkip = 0;
+    let finished = false;
+    let granted = false;
+    let stopClock = (): void => undefined;
+
+    const emit = (force = false): void => {
+      if (force || p.status !== lastStatus || p.positionMs - lastEmittedAt >= progressEvery) {
+        lastStatus = p.status;
+        lastEmittedAt = p.positionMs;
+        p.bufferedMs = feed.bufferedMs;
+        p.droppedFrames = feed.droppedFrames;
+        subscriber.next({ ...p });
+      }
+    };
+
+    // The packet for the next tick, sealed after this tick's burst (in `afterTick`), so that
+    // a tick only sends: it is used if the tick sends the same payload on the same transport,
+    // else dropped and the RTP state (sequence, timestamp, nonce) taken back.
+    let tickTransport: VoiceTransport | null = null;
+    let prepared: Buffer | null = null;
+    let preparedPayload: Buffer | null = null;
+    let preparedFor: VoiceTransport | null = null;
+    let savedSequence = 0;
+    let savedTimestamp = 0;
+    let savedNonce = 0;
+
+    const dropPrepared = (): void => {
+      if (prepared === null) return;
+      rtp.sequence = savedSequence;
+      rtp.timestamp = savedTimestamp;
+      rtp.nonce = savedNonce;
+      prepared = preparedPayload = preparedFor = null;
+    };
+
+    const send = (t: VoiceTransport, payload: Buffer): void => {
+      if (prepared !== null && preparedPayload === payload && preparedFor === t) {
+        t.udp.send(prepared);
+        prepared = preparedPayload = preparedFor = null;
+        if (pendingSkip > 0) rtp.advance(pendingSkip); // as `rtp.packet(…, 1 + pendingSkip)` would have
+      } else {
+        dropPrepared();
+        t.udp.send(rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip));
+      }
+      pendingSkip = 0;
+      lane.lastSentAt = clock.now();
+    };
+
+    /** After every sink's send of this tick: seal what the next tick will most likely send. */
+    const afterTick = (): void => {
+      const t = tickTransport; // as onTick read it (a transport changes only on network events)
+      tickTransport = null;
+      if (finished || prepared !== null || !t) return;
+      const payload = silenceLeft > 0 ? (OPUS_SILENCE_FRAME as Buffer) : !paused && !ending ? feed.peek() : undefined;
+      if (payload === undefined) return;
+      savedSequence = rtp.sequence;
+      savedTimestamp = rtp.timestamp;
+      savedNonce = rtp.nonce;
+      prepared = rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1);
+      preparedPayload = payload;
+      preparedFor = t;
+    };
+
+    const startSilence = (): void => {
+      silenceLeft = speaking ? silenceFrames : 0;
+    };
+
+    let releaseLane = (): void => undefined;
+    /** Gives the lane back with the RTP state as the packets actually sent left it. */
+    const leaveLane = (): void => {
+      stopClock();
+      dropPrepared();
+      releaseLane();
+    };
+
+    const finish = (failure: unknown = feed.error): void => {
+      if (finished) return;
+      finished = true;
+      leaveLane();
+      feed.stop();
+      feed.dispose();
+      p.status = 'ended';
+      emit(true);
+      if (failure !== null && failure !== undefined) subscriber.error(failure);
+      else subscriber.complete();
+    };
+
+    const onTick = (tick: ClockTick): void => {
+      if (tick.skipped > 0) {
+        p.framesLate += tick.skipped;
+        if (speaking) pendingSkip += tick.skipped;
+      }
+      // A sink that took the lane over in the same tick as the last one's final packet waits a tick.
+      if (tick.now - lane.lastSentAt < clock.frameMs / 2) return;
+      const t = conn.transport; // a getter chain: read once per tick
+      tickTransport = t;
+      if (!t) {
+        if (!paused && !ending) p.status = 'buffering';
+        emit();
+        return;
+      }
+      if (silenceLeft === 0 && !paused && !ending) {
+        const frame = feed.shift();
+        if (frame) {
+          if (!speaking) {
+            speaking = true;
+            pendingSkip = 0;
+            conn.setSpeaking(speakingFlags);
+          }
+          send(t, frame);
+          p.framesSent++;
+          p.positionMs += FRAME_MS;
+          p.status = 'playing';
+          emit();
+          return;
+        }
+        if (!feed.ended) {
+          p.underruns++;
+          p.status = 'buffering';
+          emit();
+          return;
+        }
+        ending = true;
+        startSilence();
+      }
+      if (silenceLeft > 0) {
+        send(t, OPUS_SILENCE_FRAME as Buffer);
+        p.silenceFramesSent++;
+        silenceLeft--;
+        if (silenceLeft === 0) {
+          speaking = false;
+          conn.setSpeaking(0);
+        }
+      }
+      if (ending && silenceLeft === 0) return finish();
+      if (paused) p.status = 'paused';
+      emit();
+    };
+
+    const onCommand = (cmd: PlaybackCommand): void => {
+      if (finished || ending) return;
+      switch (cmd.type) {
+        case 'pause':
+          if (paused) return;
+          paused = true;
+          p.status = 'paused';
+          startSilence();
+          return;
+        case 'resume':
+          paused = false;
+          return;
+        case 'stop':
+          feed.stop();
+          ending = true;
+          startSilence();
+          if (!granted) finish();
+          return;
+        case 'seek':
+          p.positionMs = cmd.positionMs;
+          feed.seek(cmd.positionMs);
+          return;
+      }
+    };
+
+    feed.start();
+    const commands = options.control?.commands$.subscribe(onCommand);
+    const states = conn.state$.subscribe((s) => {
+      if (s.status === 'destroyed' || s.status === 'disconnected') {
+        feed.stop();
+        finish(
+          new RxVoiceError('CONNECTION_CLOSED', `the voice connection is ${s.status}; playback stopped`, {
+            cause: s.status === 'disconnected' ? s.error : undefined,
+          }),
+        );
+      }
+    });
+    if (!finished) {
+      releaseLane = lane.acquire(() => {
+        granted = true;
+        if (!finished) stopClock = clock.add(onTick, afterTick);
+      });
+      if (!granted) {
+        p.status = 'queued';
+        emit(true);
+      }
+    }
+
+    return () => {
+      if (!finished) {
+        finished = true;
+        leaveLane();
+        feed.stop();
+        feed.dispose();
+      }
+      commands?.unsubscribe();
+      states.unsubscribe();
+      if (speaking && conn.transport) conn.setSpeaking(0);
+    };
+  });
+}
