@@ -36,3 +36,26 @@ export type ProtocolErrorCode =
  * `src/protocol`; never a crash — callers count and drop the packet.
  */
 export class ProtocolError extends RxVoiceError<ProtocolErrorCode> {}
+
+/** Codes of {@link RxVoiceWarning}. */
+export type RxVoiceWarningCode = 'RXVOICE_NO_DEMAND';
+
+/**
+ * Something works but not as it should (e.g. a source ignores demand, so memory grows).
+ * Given to an `onWarning` option where there is one, else emitted with
+ * `process.emitWarning` (listen with `process.on('warning', …)`; `name` is `RxVoiceWarning`).
+ */
+export class RxVoiceWarning extends Error {
+  constructor(
+    readonly code: RxVoiceWarningCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RxVoiceWarning';
+  }
+}
+
+/** The default warning hook: `process.emitWarning`. */
+export function emitProcessWarning(warning: RxVoiceWarning): void {
+  process.emitWarning(warning);
+}

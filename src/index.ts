@@ -4,6 +4,7 @@ export * from './gateway';
 export * from './sources';
 export * from './operators';
 export * from './sinks';
+export * from './player';
 export * from './core/audioFormat';
 export { currentDemand, withDemand, DemandGate, SinkDemand } from './core/FrameDemand';
 export type { FrameDemand } from './core/FrameDemand';

@@ -1,5 +1,5 @@
-import { randomInt } from 'node:crypto';
 import { Observable, type OperatorFunction } from 'rxjs';
+import { sendLaneOf } from '../core/SendLane';
 import type { VoiceConnection } from '../gateway/connectVoice';
 import type { RtpPacket } from './packetize';
 
@@ -18,13 +18,12 @@ import type { RtpPacket } from './packetize';
 export function encrypt(conn: Pick<VoiceConnection, 'transport'>): OperatorFunction<RtpPacket, Buffer> {
   return (source) =>
     new Observable<Buffer>((subscriber) => {
-      let nonce = randomInt(0, 0x100000000);
+      const rtp = sendLaneOf(conn).rtp; // one nonce counter per connection: never reused for a key
       return source.subscribe({
         next: (packet) => {
           const t = conn.transport;
           if (!t) return;
-          nonce = (nonce + 1) >>> 0;
-          subscriber.next(t.cipher.seal(packet.header, packet.payload, nonce));
+          subscriber.next(rtp.seal(t.cipher, packet.header, packet.payload));
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),

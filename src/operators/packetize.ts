@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { OpusPacket } from '../core/audioFormat';
-import { RtpSender } from '../core/RtpSender';
+import { sendLaneOf } from '../core/SendLane';
 import type { VoiceConnection } from '../gateway/connectVoice';
 
 /** An RTP packet before transport encryption. */
@@ -29,7 +29,7 @@ export interface RtpPacket {
 export function packetize(conn: Pick<VoiceConnection, 'transport'>): OperatorFunction<OpusPacket, RtpPacket> {
   return (source) =>
     new Observable<RtpPacket>((subscriber) => {
-      const rtp = new RtpSender();
+      const rtp = sendLaneOf(conn).rtp; // the connection's RTP state: continues across operators and sinks
       return source.subscribe({
         next: (payload) => {
           const t = conn.transport;

@@ -1,9 +1,8 @@
-import { type Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import { FRAME_MS, type OpusPacket } from '../core/audioFormat';
-import { SinkDemand, withDemand } from '../core/FrameDemand';
+import type { OperatorFunction } from 'rxjs';
+import type { OpusPacket } from '../core/audioFormat';
 import type { VoiceConnection } from '../gateway/connectVoice';
-import { PacketQueue } from './internal/PacketQueue';
-import { playFeed, type PacketFeed, type PlaybackProgress, type PlayFeedOptions } from './internal/playFeed';
+import { BufferedInput } from './internal/BufferedInput';
+import { playFeed, type PlaybackProgress, type PlayFeedOptions } from './internal/playFeed';
 
 export type { PlaybackProgress } from './internal/playFeed';
 
@@ -32,8 +31,8 @@ export interface VoiceSinkOptions extends PlayFeedOptions {
  * composed: `concat`, `concatMap`/`switchMap` over a queue, `defer`, `repeat`, `mix`, your own
  * synchronous operators in between (see `FrameDemand`); they pause while the sink is
  * paused. **Nothing is dropped silently**: frames from a source that ignores demand (a hot
- * `Subject`, an `observeOn` in between) are all kept, with one process warning
- * (`RXVOICE_NO_DEMAND`); only above `maxBufferedBytes` are the oldest dropped, and counted
+ * `Subject`, an `observeOn` in between) are all kept, with one warning
+ * (`RXVOICE_NO_DEMAND`, to `onWarning` or `process.emitWarning`); only above `maxBufferedBytes` are the oldest dropped, and counted
  * in `droppedFrames`.
  *
  * **One stream per connection.** The RTP sequence, timestamp and nonce counter belong to
@@ -62,80 +61,5 @@ export interface VoiceSinkOptions extends PlayFeedOptions {
 export function voiceSink(conn: VoiceConnection, options: VoiceSinkOptions = {}): OperatorFunction<OpusPacket, PlaybackProgress> {
   const leadMs = options.leadMs ?? 1000;
   const maxBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-  return (source) => playFeed(conn, () => upstreamFeed(source, leadMs, maxBytes), options);
-}
-
-/** The upstream of a `voiceSink` as a {@link PacketFeed}: a queue filled under demand. */
-function upstreamFeed(source: Observable<OpusPacket>, leadMs: number, maxBytes: number): PacketFeed {
-  const demand = new SinkDemand(leadMs);
-  const queue = new PacketQueue();
-  let upstream: Subscription | null = null;
-  let ended = false;
-  let error: unknown = null;
-  let dropped = 0;
-  let warned = false;
-  return {
-    start() {
-      upstream = withDemand(demand, () =>
-        source.subscribe({
-          next: (packet) => {
-            const paced = demand.received(FRAME_MS);
-            queue.push(packet);
-            if (!paced && !warned && queue.length * FRAME_MS > 2 * leadMs) {
-              warned = true;
-              process.emitWarning(
-                `voiceSink: a source is producing audio faster than it is played, without demand (${queue.length} frames queued). ` +
-                  'Every frame is kept (up to maxBufferedBytes), but memory grows: use an rxvoice source (ffmpegSource, audioSource, ' +
-                  'oggOpusSource, …) or a DemandGate in your own source, and keep asynchronous operators (observeOn, delay) ' +
-                  'out of the way between source and sink.',
-                { type: 'RxVoiceWarning', code: 'RXVOICE_NO_DEMAND' },
-              );
-            }
-            while (queue.bytes > maxBytes && queue.length > 1) {
-              queue.shift();
-              dropped++;
-              demand.consume(FRAME_MS);
-            }
-          },
-          error: (err: unknown) => {
-            error = err;
-            ended = true;
-          },
-          complete: () => {
-            ended = true;
-          },
-        }),
-      );
-    },
-    peek: () => queue.peek(),
-    shift() {
-      const packet = queue.shift();
-      if (packet) demand.consume(FRAME_MS);
-      return packet;
-    },
-    get ended() {
-      return ended;
-    },
-    get error() {
-      return error;
-    },
-    get bufferedMs() {
-      return queue.length * FRAME_MS;
-    },
-    get droppedFrames() {
-      return dropped;
-    },
-    seek(ms) {
-      demand.seek(ms); // first: sources drop what they hold from the old position
-      queue.clear();
-      demand.clear();
-    },
-    stop() {
-      upstream?.unsubscribe();
-      queue.clear();
-    },
-    dispose() {
-      demand.complete();
-    },
-  };
+  return (source) => playFeed(conn, () => new BufferedInput(source, leadMs, maxBytes, undefined, options.onWarning), options);
 }

@@ -41,6 +41,14 @@ const RECIPES: Record<string, (dir: string) => string[]> = {
   'copy.webm': (dir) => ['-i', join(dir, 'tone.ogg'), '-c:a', 'copy'],
 };
 
+/** `tone-<Hz>-<seconds>s.<mp3|ogg|wav>`: a stereo tone of that length (for queue tests). */
+function toneRecipe(name: string): ((dir: string) => string[]) | undefined {
+  const m = /^tone-(\d+)-(\d+)s\.(mp3|ogg|wav)$/.exec(name);
+  if (!m) return undefined;
+  const codec = { mp3: ['-c:a', 'libmp3lame', '-b:a', '128k'], ogg: ['-c:a', 'libopus', '-b:a', '96k'], wav: ['-c:a', 'pcm_s16le'] }[m[3] as 'mp3' | 'ogg' | 'wav'];
+  return () => [...LAVFI_TONE(Number(m[1]), Number(m[2])), '-ac', '2', ...codec];
+}
+
 /** Makes the named fixtures (in order; `copy.webm` needs `tone.ogg` first) in a fresh tmp dir. */
 export function makeFixtures(names: readonly string[]): Fixtures {
   const dir = mkdtempSync(join(tmpdir(), 'rxvoice-sources-'));
@@ -50,7 +58,7 @@ export function makeFixtures(names: readonly string[]): Fixtures {
       writeFileSync(join(dir, name), pseudoRandomBytes(20_000, 0x5eed));
       continue;
     }
-    const recipe = RECIPES[name];
+    const recipe = RECIPES[name] ?? toneRecipe(name);
     if (!recipe) throw new Error(`no fixture recipe for ${name}`);
     const result = spawnSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...recipe(dir), join(dir, name)], {
       encoding: 'utf8',

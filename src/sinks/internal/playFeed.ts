@@ -2,7 +2,7 @@ import { Observable, type SchedulerLike } from 'rxjs';
 import { FRAME_MS, OPUS_SILENCE_FRAME, type OpusPacket } from '../../core/audioFormat';
 import { sendLaneOf } from '../../core/SendLane';
 import { schedulerClock, sharedVoiceClock, type ClockTick, type VoiceClock } from '../../core/VoiceClock';
-import { RxVoiceError } from '../../errors';
+import { RxVoiceError, type RxVoiceWarning } from '../../errors';
 import type { VoiceConnection, VoiceTransport } from '../../gateway/connectVoice';
 import type { PlaybackCommand, PlaybackControl } from '../createPlaybackControl';
 
@@ -20,6 +20,8 @@ export interface PlayFeedOptions {
   speakingFlags?: number;
   /** Emit progress at least every this many ms of audio. Default 1000. */
   progressEveryMs?: number;
+  /** Where warnings go (e.g. `RXVOICE_NO_DEMAND`). Default `process.emitWarning`. */
+  onWarning?: (warning: RxVoiceWarning) => void;
 }
 
 /** Progress of a playing stream, emitted by `voiceSink`. */
