@@ -4,8 +4,44 @@
  * on `err.code` instead of parsing messages.
  */
 
+import type { CliErrorCode } from './cli/CliError';
+import type { VoiceConnectionErrorCode } from './gateway/VoiceConnectionError';
+import type { AudioSourceErrorCode } from './sources/AudioSourceError';
+
+/** Codes of plain {@link RxVoiceError}s (the subclasses have their own, below). */
+export type GeneralErrorCode =
+  /** A function or option got a value outside its documented range (thrown at call time). */
+  | 'INVALID_ARGUMENT'
+  /** A frame is not what the operator takes (e.g. a PCM frame longer than 3840 bytes). */
+  | 'BAD_FRAME'
+  /** The voice connection was destroyed or gave up while playing (`cause`: its error). */
+  | 'CONNECTION_CLOSED'
+  /** `conn.ready()` timed out. */
+  | 'READY_TIMEOUT'
+  /** libopus could not be set up or rejected a frame. */
+  | 'OPUS_ENCODER_FAILED'
+  /** An Opus packet could not be parsed or decoded. */
+  | 'OPUS_MALFORMED'
+  /** A file sink could not write its file. */
+  | 'SINK_FAILED'
+  /** A WAV file could not be parsed (`parseWav`). */
+  | 'WAV_MALFORMED'
+  /** DAVE is not active on the connection (`verificationCode`). */
+  | 'DAVE_NOT_ACTIVE'
+  /** The connection has no voice server yet. */
+  | 'NOT_CONNECTED';
+
+/** Every code an rxvoice error can carry: one union to `switch` on. */
+export type RxVoiceErrorCode =
+  | GeneralErrorCode
+  | ProtocolErrorCode
+  | VoiceConnectionErrorCode
+  | AudioSourceErrorCode
+  | 'FFMPEG_NOT_FOUND'
+  | CliErrorCode;
+
 /** Base class of every error rxvoice throws or emits. */
-export class RxVoiceError<C extends string = string> extends Error {
+export class RxVoiceError<C extends RxVoiceErrorCode = RxVoiceErrorCode> extends Error {
   /** Machine-readable error code, stable across releases. */
   readonly code: C;
 
@@ -55,7 +91,3 @@ export class RxVoiceWarning extends Error {
   }
 }
 
-/** The default warning hook: `process.emitWarning`. */
-export function emitProcessWarning(warning: RxVoiceWarning): void {
-  process.emitWarning(warning);
-}

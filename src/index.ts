@@ -6,7 +6,7 @@ export * from './operators';
 export * from './sinks';
 export * from './player';
 export * from './core/audioFormat';
-export { currentDemand, withDemand, DemandGate, SinkDemand } from './core/FrameDemand';
+export { withDemand, claimEmitter, DemandGate, SinkDemand } from './core/FrameDemand';
 export type { FrameDemand } from './core/FrameDemand';
 export { sharedVoiceClock, createHighResolutionClock, schedulerClock } from './core/VoiceClock';
 export type { ClockTick, VoiceClock, HighResolutionClockOptions } from './core/VoiceClock';

@@ -9,6 +9,7 @@ import { oggOpusFileSink } from '../sinks/oggOpusFileSink';
 import { wavFileSink } from '../sinks/wavFileSink';
 import type { RecordArgs } from './args';
 import { CliError } from './CliError';
+import { RxVoiceError } from '../errors';
 
 /** One file written by `record`. */
 export interface RecordedFile {
@@ -99,7 +100,7 @@ export async function runRecord(
     // The connection ending (kicked, or a fatal voice error) ends the recording too.
     states = conn.state$.subscribe((st) => {
       if (st.status === 'disconnected') connectionError = st.error;
-      else if (st.status === 'destroyed') connectionError ??= new Error('the bot left the voice channel (disconnected by someone?)');
+      else if (st.status === 'destroyed') connectionError ??= new RxVoiceError('CONNECTION_CLOSED', 'the bot left the voice channel (disconnected by someone?)');
       else return;
       stop();
     });

@@ -32,6 +32,8 @@ export interface FrameDemand {
   readonly changes$: Observable<void>;
   /** Seek requests (ms from the start of the input) for sources that can seek. */
   readonly seek$: Observable<number>;
+  /** Audio the consumer holds and has not played yet, ms, where it knows (sinks do). */
+  readonly bufferedMs?: number;
 }
 
 /** The gate whose `emit` is delivering a frame right now (innermost first), or null. */
@@ -184,6 +186,16 @@ export class DemandGate implements FrameDemand {
   get open(): boolean {
     for (const demand of this.attached.keys()) if (!demand.open) return false;
     return true;
+  }
+
+  /** The least audio any attached consumer holds, ms (undefined: none says). */
+  get bufferedMs(): number | undefined {
+    let least: number | undefined;
+    for (const demand of this.attached.keys()) {
+      const b = demand.bufferedMs;
+      if (b !== undefined && (least === undefined || b < least)) least = b;
+    }
+    return least;
   }
 
   /** Whether a consumer's demand is attached. */

@@ -2,6 +2,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import davey from '@snazzah/davey';
 import { isOpusSilence } from '../core/audioFormat';
 import { encodeClientBinaryFrame, VoiceOpcode, type VoiceMessage } from '../protocol/opcodes';
+import { RxVoiceError } from '../errors';
 
 /** DAVE end-to-end encryption state of a connection (daveprotocol.com). */
 export interface DaveState {
@@ -171,7 +172,7 @@ export class DaveController {
 
   /** Verification code of another member (45 digits): compare out of band. */
   async verificationCode(userId: string): Promise<string> {
-    if (!this.session?.ready) throw new Error('DAVE is not active on this connection');
+    if (!this.session?.ready) throw new RxVoiceError('DAVE_NOT_ACTIVE', 'DAVE is not active on this connection');
     return this.session.getVerificationCode(userId);
   }
 

@@ -76,6 +76,8 @@ export interface SpeakingEvent {
   ssrc: number;
   /** Bit field: 1 microphone, 2 soundshare, 4 priority; 0 = stopped. */
   speaking: number;
+  /** Arrival, `performance.now()` ms: the time base of received packets' `receivedAt`. */
+  receivedAt: number;
 }
 
 /** What the media plane needs from a ready connection (used by sinks and receivers). */
@@ -227,7 +229,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     filter((m) => m.op === VoiceOpcode.Speaking),
     map((m) => m.d as Partial<SpeakingData>),
     filter((d): d is SpeakingData & { user_id: string } => typeof d?.user_id === 'string' && typeof d.ssrc === 'number'),
-    map((d) => ({ userId: d.user_id, ssrc: d.ssrc, speaking: typeof d.speaking === 'number' ? d.speaking : 0 })),
+    map((d) => ({ userId: d.user_id, ssrc: d.ssrc, speaking: typeof d.speaking === 'number' ? d.speaking : 0, receivedAt: performance.now() })),
   );
   type ClientsAction = { kind: 'reset' } | { kind: 'add'; ids: string[] } | { kind: 'remove'; id: string };
   const clients$ = merge(

@@ -3,13 +3,10 @@ export type { ConnectVoiceOptions, SpeakingEvent, VoiceConnection, VoiceLogEntry
 export { VoiceConnectionError } from './VoiceConnectionError';
 export type { VoiceConnectionErrorCode } from './VoiceConnectionError';
 export type { UdpAddress, VoiceConnectionState, VoiceConnectionStatus } from './VoiceConnectionState';
-export { reduceConnection, initialConnectionModel, chooseEncryptionMode } from './connectionReducer';
-export type { ConnectionConfig, ConnectionEvent, ConnectionModel } from './connectionReducer';
-export { startConnectionMachine } from './connectionMachine';
-export type { ConnectionDrivers, ConnectionMachine } from './connectionMachine';
-export { openGatewaySocket } from './GatewaySocket';
+// The reducer, the machine and the socket openers are internals (import them from their
+// files in tests); only the types the public options mention are exported.
+export type { ConnectionDrivers } from './connectionMachine';
 export type { GatewaySocket, GatewaySocketEvent, GatewayTlsOptions } from './GatewaySocket';
-export { openVoiceUdpSocket } from './VoiceUdpSocket';
 export type { VoiceUdpSocket, IpDiscoveryOptions } from './VoiceUdpSocket';
 export { joinVoiceChannel } from './joinVoiceChannel';
 export type {
@@ -19,7 +16,6 @@ export type {
 } from './joinVoiceChannel';
 export { joinVoiceChannelFrom } from './joinVoiceChannelFrom';
 export type { JoinOptions, MainGatewayLink, VoiceServerUpdateData, VoiceStateUpdateData, VoiceStateUpdatePayload } from './joinVoiceChannelFrom';
-export { waitForReady } from './waitForReady';
 export type { ReadyState } from './waitForReady';
 export type { ReceivedPacket, ReceiveStats, Speaker } from './VoiceReceiver';
 export type { DaveState } from './DaveController';

@@ -14,6 +14,7 @@ import { waitForReady } from './waitForReady';
 import { connectVoice, type ConnectVoiceOptions, type VoiceConnection } from './connectVoice';
 import { VoiceConnectionError } from './VoiceConnectionError';
 import type { VoiceConnectionState } from './VoiceConnectionState';
+import { RxVoiceError } from '../errors';
 
 /** The `d` of a main-gateway VOICE_STATE_UPDATE dispatch (the fields rxvoice reads). */
 export interface VoiceStateUpdateData {
@@ -195,7 +196,7 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
     speakers$: fromInner((c) => c.speakers$),
     dave$: fromInner((c) => c.dave$),
     verificationCode: (userId) =>
-      inner$.value ? inner$.value.verificationCode(userId) : Promise.reject(new Error('not connected to a voice server yet')),
+      inner$.value ? inner$.value.verificationCode(userId) : Promise.reject(new RxVoiceError('NOT_CONNECTED', 'not connected to a voice server yet')),
     receiveStats: () =>
       inner$.value?.receiveStats() ?? { packets: 0, malformed: 0, keepAlives: 0, ignored: 0, unknownSsrc: 0, decryptFailures: 0, trackedSsrcs: 0 },
     get transport() {

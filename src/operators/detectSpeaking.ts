@@ -5,8 +5,19 @@ import type { ReceivedPacket } from '../gateway/VoiceReceiver';
 /** A speaking start or stop derived from packets. */
 export interface SpeakingChange {
   speaking: boolean;
-  /** When it happened on the scheduler's clock, ms (a stop is dated at the last sound + hangover). */
+  /**
+   * When it happened, ms on the packets' `receivedAt` time base (`performance.now()`): a start
+   * is the first sound's arrival, a stop the last sound's arrival + `hangoverMs`.
+   */
   at: number;
+}
+
+/** Options of {@link detectSpeaking}. */
+export interface DetectSpeakingOptions {
+  /** Silence after the last sound before a stop, ms. Default 200. */
+  hangoverMs?: number;
+  /** Runs the hangover timer (marble tests). Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
 }
 
 /**
@@ -20,29 +31,29 @@ export interface SpeakingChange {
  * speaker.packets$.pipe(detectSpeaking()).subscribe(({ speaking }) => console.log(speaker.userId, speaking));
  * ```
  */
-export function detectSpeaking(
-  options: { hangoverMs?: number; scheduler?: SchedulerLike } = {},
-): OperatorFunction<ReceivedPacket, SpeakingChange> {
+export function detectSpeaking(options: DetectSpeakingOptions = {}): OperatorFunction<ReceivedPacket, SpeakingChange> {
   const hangover = options.hangoverMs ?? 200;
   const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<SpeakingChange>((subscriber) => {
       let speaking = false;
+      let lastSoundAt = 0;
       let timer: Subscription | null = null;
       const stop = (): void => {
         timer?.unsubscribe();
         timer = null;
         if (!speaking) return;
         speaking = false;
-        subscriber.next({ speaking: false, at: scheduler.now() });
+        subscriber.next({ speaking: false, at: lastSoundAt + hangover });
       };
       const sub = source.subscribe({
         next: (p) => {
           if (isOpusSilence(p.payload)) return;
           if (!speaking) {
             speaking = true;
-            subscriber.next({ speaking: true, at: scheduler.now() });
+            subscriber.next({ speaking: true, at: p.receivedAt });
           }
+          lastSoundAt = p.receivedAt;
           timer?.unsubscribe();
           timer = scheduler.schedule(stop, hangover);
         },

@@ -11,9 +11,9 @@ function isSound(item: ReceivedPacket | JitterItem): boolean {
 }
 
 /**
- * Mirrors its source and completes once `ms` have passed without sound: no item, or only
+ * Mirrors its source and completes once `silenceMs` have passed without sound: no item, or only
  * Opus silence frames (`F8 FF FE`) and jitter-buffer gaps. The timer starts at subscribe.
- * Errors with its source.
+ * Errors with its source. `options.scheduler` runs the timer (marble tests; default `asyncScheduler`).
  *
  * @example
  * ```ts
@@ -21,13 +21,17 @@ function isSound(item: ReceivedPacket | JitterItem): boolean {
  * speaker.packets$.pipe(endAfterSilence(1000), jitterBuffer(), opusDecode(), wavFileSink('utterance.wav'))
  * ```
  */
-export function endAfterSilence<T extends ReceivedPacket | JitterItem>(ms: number, scheduler: SchedulerLike = asyncScheduler): MonoTypeOperatorFunction<T> {
+export function endAfterSilence<T extends ReceivedPacket | JitterItem>(
+  silenceMs: number,
+  options: { scheduler?: SchedulerLike } = {},
+): MonoTypeOperatorFunction<T> {
+  const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<T>((subscriber) => {
       let timer: Subscription | null = null;
       const arm = (): void => {
         timer?.unsubscribe();
-        timer = scheduler.schedule(() => subscriber.complete(), ms);
+        timer = scheduler.schedule(() => subscriber.complete(), silenceMs);
       };
       arm();
       const sub = source.subscribe({

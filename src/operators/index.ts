@@ -23,4 +23,4 @@ export { jitterBuffer } from './jitterBuffer';
 export type { JitterBufferOptions, JitterBufferStats } from './jitterBuffer';
 export { endAfterSilence } from './endAfterSilence';
 export { detectSpeaking } from './detectSpeaking';
-export type { SpeakingChange } from './detectSpeaking';
+export type { DetectSpeakingOptions, SpeakingChange } from './detectSpeaking';

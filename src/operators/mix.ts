@@ -9,6 +9,8 @@ const { round, tanh } = Math;
 
 /** Most frames `mix` holds for one input before it stops waiting for slower inputs. */
 export const MIX_MAX_QUEUED_FRAMES = 50;
+/** With a consumer that says how much it holds: stop waiting only once it holds less than this, ms. */
+const STARVING_MS = 60;
 
 /** Soft-clip knee: sums up to 0.8 of full scale pass unchanged. */
 const KNEE = round(0.8 * 32767);
@@ -44,8 +46,9 @@ interface Input {
  *
  * Bounded memory: at most {@link MIX_MAX_QUEUED_FRAMES} (50 frames = 1 s) are held per
  * input once all inputs are subscribed. When an input's queue is full, the mix stops
- * waiting for the inputs that have nothing queued: it emits with silence in their place
- * (they underrun) until that queue is below the bound again. Their frames that arrive
+ * waiting for the inputs that have nothing queued — with a sink behind it, only as the sink
+ * runs out of audio, so in real time — and emits with silence in their place (they
+ * underrun) until that queue is below the bound again. Their frames that arrive
  * later are mixed in from then on — delayed, never dropped. Frames an input emits
  * synchronously while the inputs are being subscribed are all queued (so synchronous
  * inputs, like `from(frames)`, line up exactly).
@@ -84,6 +87,11 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
       };
       return input;
     });
+    const starving = (): boolean => {
+      const held = gate.bufferedMs;
+      return held === undefined || held < STARVING_MS;
+    };
+    subscriber.add(gate.changes$.subscribe(() => drain()));
     let subscribing = true;
     let draining = false;
     const sum = new Int32Array(FRAME_SAMPLES);
@@ -108,7 +116,9 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
             if (!waiting) subscriber.complete();
             return;
           }
-          if (waiting && !full) return;
+          // Stop waiting for an input with nothing queued only when another input's queue is
+          // full and the consumer is running out (so a slow start is waited for, a stall is not).
+          if (waiting && !(full && starving())) return;
           sum.fill(0);
           for (const input of inputs) {
             const frame = input.queue.shift();

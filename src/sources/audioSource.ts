@@ -24,7 +24,7 @@ export interface AudioSourceOptions extends FfmpegSourceOptions {
  *   (Opus always runs at 48 kHz) is demuxed with `oggOpusSource`/`webmOpusSource`: no
  *   decode, no re-encode, no ffmpeg needed. The container is recognised from the file's
  *   first 64 KiB (magic bytes + OpusHead), not its extension.
- * - **transcode** — anything else (mp3, wav, flac, mono Opus, URLs, …), or when `seek`,
+ * - **transcode** — anything else (mp3, wav, flac, mono Opus, URLs, …), or when `seekMs`,
  *   `filters`, `args` or `transcode: true` is given: `ffmpegSource` decodes to PCM and each
  *   frame is encoded with `@discordjs/opus` (48 kHz stereo, `bitrate`).
  *
@@ -39,9 +39,9 @@ export interface AudioSourceOptions extends FfmpegSourceOptions {
  * transcoding is needed and there is no ffmpeg. Unsubscribing stops reading and kills ffmpeg.
  *
  * @param input a file path or a URL ffmpeg understands.
- * @param options `ffmpegSource` options (`seek` ms, `filters`, `args`, `ffmpegPath`) plus
+ * @param options `ffmpegSource` options (`seekMs`, `filters`, `args`, `ffmpegPath`) plus
  *   `bitrate` (bits/s) and `transcode`.
- * @throws {RxVoiceError} `INVALID_ARGUMENT` (at call time) on a bad `seek` or `bitrate`.
+ * @throws {RxVoiceError} `INVALID_ARGUMENT` (at call time) on a bad `seekMs` or `bitrate`.
  *
  * @example
  * // An mp3 is transcoded, an .opus file passes through; both give Opus packets.
@@ -52,17 +52,17 @@ export function audioSource(input: string, options: AudioSourceOptions = {}): Ob
   if (!Number.isInteger(bitrate) || bitrate < 500 || bitrate > 512_000) {
     throw new RxVoiceError('INVALID_ARGUMENT', `audioSource: bitrate must be an integer in 500..512000 (bits/s), got ${bitrate}`);
   }
-  const transcoded = (seek: number | undefined): Observable<OpusPacket> => {
-    const frames = ffmpegSource(input, { ...ffmpegOptions, seek }); // validates `seek`
+  const transcoded = (seekMs: number | undefined): Observable<OpusPacket> => {
+    const frames = ffmpegSource(input, { ...ffmpegOptions, seekMs }); // validates `seekMs`
     return defer(() => {
       const encoder = new OpusEncoder(SAMPLE_RATE, CHANNELS);
       encoder.setBitrate(bitrate);
       return frames.pipe(map((frame) => encoder.encode(frame)));
     });
   };
-  const transcodedFromStart = transcoded(ffmpegOptions.seek);
+  const transcodedFromStart = transcoded(ffmpegOptions.seekMs);
   const mustTranscode =
-    transcode || (ffmpegOptions.seek ?? 0) > 0 || Boolean(ffmpegOptions.filters) || (ffmpegOptions.args?.length ?? 0) > 0;
+    transcode || (ffmpegOptions.seekMs ?? 0) > 0 || Boolean(ffmpegOptions.filters) || (ffmpegOptions.args?.length ?? 0) > 0;
 
   return new Observable<OpusPacket>((subscriber) => {
     const gate = new DemandGate(subscriber);

@@ -10,7 +10,7 @@ import { ffmpegFrames } from './internal/ffmpegFrames';
 /** Options of {@link ffmpegSource}. */
 export interface FfmpegSourceOptions {
   /** Start position in the input, ms (input seek, `-ss` before `-i`; sample-accurate). Default 0. */
-  seek?: number;
+  seekMs?: number;
   /** An ffmpeg audio filter chain passed as `-af`, e.g. `'volume=0.5,atempo=1.25'`. */
   filters?: string;
   /** Extra input arguments, placed just before `-i` (e.g. `['-f', 'lavfi']`, `['-reconnect', '1']`). */
@@ -44,21 +44,21 @@ export interface FfmpegSourceOptions {
  * Unsubscribing kills ffmpeg (SIGTERM, then SIGKILL after 1 s).
  *
  * @param input a file path, a URL (any protocol ffmpeg supports), or a `Readable` of encoded audio.
- * @param options `seek` (ms), `filters` (`-af` chain), `args` (extra input args), `ffmpegPath`.
+ * @param options `seekMs`, `filters` (`-af` chain), `args` (extra input args), `ffmpegPath`.
  * @throws {RxVoiceError} `INVALID_ARGUMENT` (synchronously, at call time) on a negative or
- *   non-finite `seek`.
+ *   non-finite `seekMs`.
  *
  * @example
  * // An mp3 at half volume, from 1:30, as 3840-byte PCM frames.
- * ffmpegSource('song.mp3', { seek: 90_000, filters: 'volume=0.5' }).subscribe({
+ * ffmpegSource('song.mp3', { seekMs: 90_000, filters: 'volume=0.5' }).subscribe({
  *   next: (frame) => speaker.write(frame),
  *   error: (err) => console.error(err.code, err.message), // FFMPEG_NOT_FOUND | SOURCE_FAILED
  * });
  */
 export function ffmpegSource(input: string | Readable, options: FfmpegSourceOptions = {}): Observable<PcmFrame> {
-  const { seek = 0 } = options;
-  if (!Number.isFinite(seek) || seek < 0) {
-    throw new RxVoiceError('INVALID_ARGUMENT', `ffmpegSource: seek must be a finite number ≥ 0 (ms), got ${seek}`);
+  const { seekMs = 0 } = options;
+  if (!Number.isFinite(seekMs) || seekMs < 0) {
+    throw new RxVoiceError('INVALID_ARGUMENT', `ffmpegSource: seekMs must be a finite number ≥ 0 (ms), got ${seekMs}`);
   }
   return new Observable<PcmFrame>((subscriber) => {
     if (typeof input !== 'string' && (input.readableEnded || input.destroyed)) {
@@ -92,7 +92,7 @@ export function ffmpegSource(input: string | Readable, options: FfmpegSourceOpti
             start(Number.isFinite(positionMs) ? Math.max(0, positionMs) : 0);
           })
         : undefined;
-    start(seek);
+    start(seekMs);
 
     return () => {
       seeks?.unsubscribe();

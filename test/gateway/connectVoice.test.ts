@@ -1,5 +1,6 @@
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
-import { connectVoice, openVoiceUdpSocket, VoiceConnectionError, type VoiceConnection, type VoiceLogEntry } from '../../src';
+import { connectVoice, VoiceConnectionError, type VoiceConnection, type VoiceLogEntry } from '../../src';
+import { openVoiceUdpSocket } from '../../src/gateway/VoiceUdpSocket';
 import { startVoiceServer, type VoiceServer, type VoiceServerEvent } from '../../src/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -113,7 +113,7 @@ describe('endAfterSilence and detectSpeaking (marbles)', () => {
     const ts = newScheduler();
     ts.run(({ cold, expectObservable }) => {
       const src = packets(ts, cold, 'a 19ms b 19ms S 19ms S');
-      expectObservable(src.pipe(endAfterSilence(100, ts), map((p) => letter(p.payload)))).toBe('a 19ms b 19ms S 19ms S 59ms |');
+      expectObservable(src.pipe(endAfterSilence(100, { scheduler: ts }), map((p) => letter(p.payload)))).toBe('a 19ms b 19ms S 19ms S 59ms |');
     });
   });
 

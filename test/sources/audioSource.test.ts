@@ -101,5 +101,5 @@ test('a non-Opus file without ffmpeg → FfmpegNotFoundError', async () => {
 
 test('bad options throw INVALID_ARGUMENT at call time', () => {
   expect(() => audioSource('x.mp3', { bitrate: 10 })).toThrow(RxVoiceError);
-  expect(() => audioSource('x.mp3', { seek: -5 })).toThrow(/seek/);
+  expect(() => audioSource('x.mp3', { seekMs: -5 })).toThrow(/seek/);
 });

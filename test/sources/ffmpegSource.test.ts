@@ -58,13 +58,13 @@ describe('ffmpegSource decoding', () => {
   });
 
   test('the seek option starts at that position', async () => {
-    const { values } = await collect(ffmpegSource(fx.path('twotone.flac'), { seek: 1200 }));
+    const { values } = await collect(ffmpegSource(fx.path('twotone.flac'), { seekMs: 1200 }));
     expect(Math.abs(values.length - 40)).toBeLessThanOrEqual(1);
     expect(Math.abs(dominantFrequency(Buffer.concat(values)) - 880)).toBeLessThanOrEqual(2);
   });
 
   test('the seek option works on a Readable input too (ffmpeg decodes and discards)', async () => {
-    const { values } = await collect(ffmpegSource(createReadStream(fx.path('twotone.flac')), { seek: 1200 }));
+    const { values } = await collect(ffmpegSource(createReadStream(fx.path('twotone.flac')), { seekMs: 1200 }));
     expect(Math.abs(values.length - 40)).toBeLessThanOrEqual(1);
     expect(Math.abs(dominantFrequency(Buffer.concat(values)) - 880)).toBeLessThanOrEqual(2);
   });
@@ -77,8 +77,8 @@ describe('ffmpegSource decoding', () => {
   });
 
   test('rejects a bad seek at call time', () => {
-    expect(() => ffmpegSource('x.mp3', { seek: -1 })).toThrow(RxVoiceError);
-    expect(() => ffmpegSource('x.mp3', { seek: NaN })).toThrow(/seek/);
+    expect(() => ffmpegSource('x.mp3', { seekMs: -1 })).toThrow(RxVoiceError);
+    expect(() => ffmpegSource('x.mp3', { seekMs: NaN })).toThrow(/seek/);
   });
 });
 

@@ -1,9 +1,14 @@
 import type { Observable, Subscription } from 'rxjs';
 import { FRAME_MS, type OpusPacket } from '../../core/audioFormat';
 import { SinkDemand, withDemand } from '../../core/FrameDemand';
-import { emitProcessWarning, RxVoiceWarning } from '../../errors';
+import { RxVoiceWarning } from '../../errors';
 import { PacketQueue } from './PacketQueue';
 import type { PacketFeed } from './playFeed';
+
+/** The default warning hook. */
+function emitProcessWarning(warning: RxVoiceWarning): void {
+  process.emitWarning(warning);
+}
 
 /**
  * One input of a voice sink, read under demand into a queue: the sink's upstream
