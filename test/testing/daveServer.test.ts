@@ -5,15 +5,7 @@ import { generateTone, startVoiceServer, type VoiceServer, type VoiceServerEvent
 import { describeRun, lineOf, startDjsClient } from '../conformance/djsChild';
 import { DaveTestClient } from '../helpers/daveTestClient';
 import { RawGatewayClient } from '../helpers/rawGatewayClient';
-
-/** Polls `check` until it is true (or throws after `timeoutMs`, with `what` and the last state). */
-async function until(check: () => boolean, what: () => string, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../helpers/until';
 
 let nextId = 100n;
 const snowflake = (): string => String(1_100_000_000_000_000_000n + nextId++);
