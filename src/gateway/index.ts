@@ -2,7 +2,7 @@ export { connectVoice, voiceGatewayUrl } from './connectVoice';
 export type { ConnectVoiceOptions, SpeakingEvent, VoiceConnection, VoiceLogEntry, VoiceTransport } from './connectVoice';
 export { VoiceConnectionError } from './VoiceConnectionError';
 export type { VoiceConnectionErrorCode } from './VoiceConnectionError';
-export type { UdpAddress, VoiceConnectionState, VoiceConnectionStatus } from './VoiceConnectionState';
+export type { UdpAddress, VoiceConnectionDestroyReason, VoiceConnectionState, VoiceConnectionStatus } from './VoiceConnectionState';
 export { reduceConnection, initialConnectionModel, chooseEncryptionMode } from './connectionReducer';
 export type { ConnectionConfig, ConnectionEvent, ConnectionModel } from './connectionReducer';
 export { startConnectionMachine } from './connectionMachine';
@@ -17,7 +17,9 @@ export type {
   DiscordGatewayAdapterImplementerMethods,
   DiscordGatewayAdapterLibraryMethods,
 } from './joinVoiceChannel';
-export { joinVoiceChannelFrom } from './joinVoiceChannelFrom';
+export { joinVoiceChannelFrom, DEFAULT_GATEWAY_GRACE_MS } from './joinVoiceChannelFrom';
+export { getVoiceConnection } from './getVoiceConnection';
+export { getVoiceConnections } from './getVoiceConnections';
 export type { JoinOptions, MainGatewayLink, VoiceServerUpdateData, VoiceStateUpdateData, VoiceStateUpdatePayload } from './joinVoiceChannelFrom';
 export { waitForReady } from './waitForReady';
 export type { ReadyState } from './waitForReady';
