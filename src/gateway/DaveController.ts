@@ -82,11 +82,7 @@ export class DaveController {
   start(protocolVersion: number, channelId: string): void {
     this.channelId = channelId;
     this.protocolVersion = protocolVersion;
-    this.pendingTransitions.clear();
-    this.lastTransitionId = null;
-    this.downgraded = false;
-    this.reinitializing = false;
-    this.consecutiveFailures = 0;
+    this.forgetTransitions();
     if (protocolVersion > 0) this.reinit();
     else this.resetSession();
     this.publish();
@@ -99,13 +95,18 @@ export class DaveController {
   reset(): void {
     this.dropSession();
     this.protocolVersion = 0;
+    this.forgetTransitions();
+    this.knownUsers.clear();
+    this.publish();
+  }
+
+  /** No transition pending, no downgrade, no recovery under way. */
+  private forgetTransitions(): void {
     this.pendingTransitions.clear();
     this.lastTransitionId = null;
     this.downgraded = false;
     this.reinitializing = false;
     this.consecutiveFailures = 0;
-    this.knownUsers.clear();
-    this.publish();
   }
 
   /** A JSON gateway message (in arrival order). */

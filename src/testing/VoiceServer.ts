@@ -77,19 +77,12 @@ export interface VoiceSessionCredentials {
 }
 
 /** A voice session as the emulator recorded it, from `sessionHistory()` (one per accepted IDENTIFY). */
-export interface VoiceSessionRecord {
-  userId: string;
-  serverId: string;
-  /** The channel (registered `channelId`, default `serverId`). */
-  channelId: string;
-  sessionId: string;
-  ssrc: number;
+export interface VoiceSessionRecord extends Pick<VoiceServerClient, 'userId' | 'serverId' | 'channelId' | 'sessionId' | 'ssrc' | 'resumes'> {
   /** `performance.now()` ms of the IDENTIFY, and of the end (null while it lasts or awaits a RESUME). */
   startedAt: number;
   endedAt: number | null;
   /** The close code that ended it (e.g. 4014 from `endSession`, 1000 from the client), null if it expired unresumed or is live. */
   endCode: number | null;
-  resumes: number;
 }
 
 /** |inter-arrival − 20 ms| over a stream's packets, ms. */

@@ -708,6 +708,16 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
 
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
 
+  /** Who a session is, where. */
+  const identity = (s: Session) => ({
+    userId: s.creds.userId,
+    serverId: s.creds.serverId,
+    channelId: channelOf(s.creds),
+    sessionId: s.creds.sessionId,
+    ssrc: s.ssrc,
+    resumes: s.resumes,
+  });
+
   const received = (): ReceivedStream[] => [...recorders.values()].map((r) => r.snapshot());
 
   const server: VoiceServer = {
@@ -721,11 +731,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     registerSession: (c) => void credentials.set(c.sessionId, c),
     clients: (): VoiceServerClient[] =>
       [...sessions.values()].map((s) => ({
-        userId: s.creds.userId,
-        serverId: s.creds.serverId,
-        channelId: channelOf(s.creds),
-        sessionId: s.creds.sessionId,
-        ssrc: s.ssrc,
+        ...identity(s),
         connected: s.ws !== null,
         mode: s.mode,
         udp: s.udp,
@@ -733,22 +739,16 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         lastSeqAck: s.lastSeqAck,
         speaking: s.speaking,
         identifies: s.identifies,
-        resumes: s.resumes,
         heartbeats: s.heartbeats,
       })),
     sessionHistory: (userId) =>
       history
         .filter((s) => userId === undefined || s.creds.userId === userId)
         .map((s) => ({
-          userId: s.creds.userId,
-          serverId: s.creds.serverId,
-          channelId: channelOf(s.creds),
-          sessionId: s.creds.sessionId,
-          ssrc: s.ssrc,
+          ...identity(s),
           startedAt: s.startedAt,
           endedAt: s.endedAt,
           endCode: s.endCode,
-          resumes: s.resumes,
         })),
     endSession: (sessionId, code = VoiceCloseCode.Disconnected, reason = 'Disconnected.') => {
       credentials.delete(sessionId); // its token is no longer valid
