@@ -148,6 +148,7 @@ function rxvoiceLib(): Lib {
         channelId: guildOf(i),
         selfDeaf: false,
         dave: Boolean(config.dave),
+        group: `bench-${i}`, // one connection per guild and group (two clients share a guild in pair runs)
         adapterCreator: adapter(i, onServerUpdate) as unknown as import('../src').DiscordGatewayAdapterCreator,
       });
       const play = (): Stream => {

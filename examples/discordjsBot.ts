@@ -1,10 +1,18 @@
 /**
  * A discord.js v14 bot that speaks and listens with rxvoice. Slash commands:
  *
- * - `/play <file>`: joins your voice channel and plays a file of the media folder;
- * - `/record`: joins your voice channel and records one WAV file per speaker into a new
- *   folder, until `/stop`;
- * - `/stop`: stops playing and recording, and leaves.
+ * - `/join`: joins your voice channel (or moves there);
+ * - `/play <file>`: joins your voice channel — reusing the guild's connection — and plays a
+ *   file of the media folder;
+ * - `/record`: records one WAV file per speaker into a new folder, until `/stop`;
+ * - `/move <channel>`: moves the bot to another voice channel; what it plays goes on there;
+ * - `/stop`: stops playing and recording;
+ * - `/leave`: stops, and leaves the voice channel.
+ *
+ * One connection per guild, as with @discordjs/voice: every command calls `joinVoiceChannel`
+ * (which returns the guild's live connection, moving it if needed) or `getVoiceConnection`.
+ * Someone dragging the bot to another channel is followed; a moderator disconnecting it ends
+ * the connection (`destroyed`, reason `disconnected-by-server`).
  *
  *   DISCORD_TOKEN=… npx ts-node examples/discordjsBot.ts [--media DIR] [--out DIR]
  *   npx ts-node examples/discordjsBot.ts --emulate [FILE] [--out DIR]
@@ -12,13 +20,14 @@
  * With `--emulate` (or without DISCORD_TOKEN) it runs offline: it starts the voice-server
  * and main-gateway emulators in-process, points discord.js at them (REST: `rest: { api }`;
  * gateway: the URL `GET /gateway/bot` returns), acts as a user who types `/play FILE` (default:
- * the bundled speech) and `/stop`, then `/record` while two simulated users speak, and
- * `/stop` again — and prints what the emulators saw.
+ * the bundled speech) and `/stop`, then `/record` while two simulated users speak, `/stop`,
+ * `/move` and `/leave` — and prints what the emulators saw.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  ChannelType,
   Client,
   Events,
   GatewayIntentBits,
@@ -28,10 +37,12 @@ import {
   type ClientOptions,
   type Guild,
 } from 'discord.js';
-import { filter, firstValueFrom, lastValueFrom, mergeMap, Subject, takeUntil, throwError, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, mergeMap, skip, Subject, takeUntil, throwError, timeout, toArray } from 'rxjs';
 import {
   createPlaybackControl,
   ffmpegSource,
+  getVoiceConnection,
+  getVoiceConnections,
   jitterBuffer,
   joinVoiceChannel,
   opusDecode,
@@ -44,15 +55,23 @@ import {
   type VoiceConnection,
   type WavFileResult,
 } from '../src';
-import { dominantFrequency, parseWav, startMainGateway, startVoiceServer } from '../src/testing';
+import { dominantFrequency, parseWav, startMainGateway, startVoiceServer, type MainGateway, type MainGatewayInteraction } from '../src/testing';
 
 export const commands = [
+  new SlashCommandBuilder().setName('join').setDescription('Join your voice channel'),
   new SlashCommandBuilder()
     .setName('play')
     .setDescription('Play an audio file in your voice channel')
     .addStringOption((o) => o.setName('file').setDescription('A file of the media folder').setRequired(true)),
   new SlashCommandBuilder().setName('record').setDescription('Record everyone in your voice channel, one file per speaker, until /stop'),
-  new SlashCommandBuilder().setName('stop').setDescription('Stop playing and recording, and leave the channel'),
+  new SlashCommandBuilder()
+    .setName('move')
+    .setDescription('Move the bot to another voice channel (what it plays goes on)')
+    .addChannelOption((o) =>
+      o.setName('channel').setDescription('The voice channel').setRequired(true).addChannelTypes(ChannelType.GuildVoice, ChannelType.GuildStageVoice),
+    ),
+  new SlashCommandBuilder().setName('stop').setDescription('Stop playing and recording'),
+  new SlashCommandBuilder().setName('leave').setDescription('Stop, and leave the voice channel'),
 ].map((c) => c.toJSON());
 
 export interface BotOptions {
@@ -68,13 +87,24 @@ export interface BotOptions {
   log?: (line: string) => void;
 }
 
-/** One guild's voice connection and what it is doing. */
-interface GuildAudio {
-  conn: VoiceConnection;
-  channelId: string;
-  ready: Promise<unknown>;
-  playback: { control: PlaybackControl; done: Promise<PlaybackProgress | null> } | null;
+/** What the bot does in a guild besides being connected (the connection itself: `getVoiceConnection`). */
+interface GuildActivity {
+  playback: Playback | null;
   recording: { dir: string; stop$: Subject<void>; files: Promise<WavFileResult[]> } | null;
+}
+
+/** A file playing into a connection. */
+export interface Playback {
+  control: PlaybackControl;
+  /** The last progress (null if nothing played); rejects if playback failed (e.g. the bot was disconnected). */
+  done: Promise<PlaybackProgress | null>;
+}
+
+/** `/play`: one file into one connection, with a control for `/stop`. */
+export function playFile(conn: VoiceConnection, file: string): Playback {
+  const control = createPlaybackControl();
+  const done = lastValueFrom(ffmpegSource(file).pipe(opusEncode(), voiceSink(conn, { control })), { defaultValue: null });
+  return { control, done };
 }
 
 export interface Bot {
@@ -86,45 +116,58 @@ export interface Bot {
 export async function startBot(options: BotOptions): Promise<Bot> {
   const log = options.log ?? ((line: string) => console.log(line));
   const client = new Client({ ...options.client, intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildVoiceStates] });
-  const guilds = new Map<string, GuildAudio>();
+  const activities = new Map<string, GuildActivity>();
+  const activityOf = (guildId: string): GuildActivity => {
+    let a = activities.get(guildId);
+    if (!a) activities.set(guildId, (a = { playback: null, recording: null }));
+    return a;
+  };
+  /** Connections whose end is being watched. */
+  const watched = new WeakSet<VoiceConnection>();
 
-  const join = async (guild: Guild, channelId: string): Promise<GuildAudio> => {
-    const current = guilds.get(guild.id);
-    if (current?.channelId === channelId) {
-      await current.ready;
-      return current;
-    }
-    if (current) await stop(guild.id);
+  /**
+   * The guild's connection, ready in `channelId`: `joinVoiceChannel` returns the live one
+   * (no second voice session) and moves it there if it is elsewhere.
+   */
+  const connectTo = async (guild: Guild, channelId: string): Promise<VoiceConnection> => {
+    const existing = getVoiceConnection(guild.id);
     const conn = joinVoiceChannel({ ...options.voice, guildId: guild.id, channelId, selfDeaf: false, adapterCreator: guild.voiceAdapterCreator });
-    const audio: GuildAudio = { conn, channelId, ready: conn.ready(), playback: null, recording: null };
-    guilds.set(guild.id, audio);
-    // Kicked, or the connection gave up: forget it (a recording's files are complete).
-    conn.state$.pipe(filter((s) => s.status === 'destroyed' || s.status === 'disconnected')).subscribe((s) => {
-      if (guilds.get(guild.id) !== audio) return;
-      guilds.delete(guild.id);
-      log(`[bot] voice connection in ${guild.name} ended: ${s.status}`);
-      conn.destroy();
-    });
-    try {
-      await audio.ready;
-    } catch (err) {
-      if (guilds.get(guild.id) === audio) guilds.delete(guild.id);
-      conn.destroy();
-      throw err;
+    if (!watched.has(conn)) {
+      watched.add(conn);
+      // Disconnected by a moderator, or the connection gave up: a recording's files are complete.
+      conn.state$.pipe(filter((s) => s.status === 'destroyed' || s.status === 'disconnected')).subscribe((s) => {
+        log(`[bot] voice connection in ${guild.name} ended: ${s.status === 'destroyed' ? `destroyed (${s.reason})` : `disconnected (${s.error.message})`}`);
+        if (s.status === 'disconnected') conn.destroy();
+        activities.get(guild.id)?.recording?.stop$.next();
+        activities.delete(guild.id);
+      });
     }
-    return audio;
+    if (existing && existing.channelId !== channelId) {
+      // A move: the connection is still ready in the old channel; wait for the new one.
+      await firstValueFrom(conn.state$.pipe(skip(1), filter((s) => s.status === 'ready' && conn.channelId === channelId), timeout(15_000)));
+    } else {
+      await conn.ready();
+    }
+    return conn;
   };
 
-  /** Stops playing and recording, and leaves; the recorded files, or null if not in a channel. */
+  /** Stops playing and recording (staying in the channel); the recorded files. */
   const stop = async (guildId: string): Promise<WavFileResult[] | null> => {
-    const audio = guilds.get(guildId);
-    if (!audio) return null;
-    guilds.delete(guildId);
-    audio.playback?.control.stop(); // five silence frames, speaking off, the sink completes
-    audio.recording?.stop$.next(); // each speaker's file is finished and closed
-    const [, files] = await Promise.all([audio.playback?.done, audio.recording?.files ?? []]);
-    audio.conn.destroy(); // op 4 with channel_id null: leaves
+    const a = activities.get(guildId);
+    if (!a || (!a.playback && !a.recording)) return null;
+    activities.delete(guildId);
+    a.playback?.control.stop(); // five silence frames, speaking off, the sink completes
+    a.recording?.stop$.next(); // each speaker's file is finished and closed
+    const [, files] = await Promise.all([a.playback?.done.catch(() => null), a.recording?.files.catch(() => []) ?? []]);
     return files;
+  };
+
+  /** Stops, then leaves (op 4 without a channel); false if not connected. */
+  const leave = async (guildId: string): Promise<boolean> => {
+    await stop(guildId);
+    const conn = getVoiceConnection(guildId);
+    conn?.destroy(); // getVoiceConnection(guildId) is undefined from now on
+    return conn !== undefined;
   };
 
   const mediaFile = (name: string): string | null => {
@@ -141,40 +184,67 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       await i.editReply(stopped ? `Stopped${wrote}.` : 'Nothing to stop.');
       return;
     }
+    if (i.commandName === 'leave') {
+      await i.deferReply();
+      const channel = i.guild.channels.cache.get(getVoiceConnection(i.guildId)?.channelId ?? '');
+      await i.editReply((await leave(i.guildId)) ? `Left ${channel?.name ?? 'the voice channel'}.` : 'I am not in a voice channel.');
+      return;
+    }
+    if (i.commandName === 'move') {
+      const target = i.options.getChannel('channel', true, [ChannelType.GuildVoice, ChannelType.GuildStageVoice]);
+      const conn = getVoiceConnection(i.guildId);
+      if (!conn) {
+        await i.reply({ content: 'I am not in a voice channel: /join first.', flags: MessageFlags.Ephemeral });
+        return;
+      }
+      await i.deferReply();
+      if (conn.channelId === target.id) {
+        await i.editReply(`Already in ${target.name}.`);
+        return;
+      }
+      await connectTo(i.guild, target.id);
+      await i.editReply(`Moved to ${target.name}.`);
+      return;
+    }
     const channel = i.member.voice.channel;
     if (!channel) {
       await i.reply({ content: 'Join a voice channel first.', flags: MessageFlags.Ephemeral });
       return;
     }
-    if (i.commandName === 'play') {
+    if (i.commandName === 'join') {
+      await i.deferReply();
+      const already = getVoiceConnection(i.guildId)?.channelId === channel.id;
+      await connectTo(i.guild, channel.id);
+      await i.editReply(already ? `Already in ${channel.name}.` : `Joined ${channel.name}.`);
+    } else if (i.commandName === 'play') {
       const file = mediaFile(i.options.getString('file', true));
       if (!file) {
         await i.reply({ content: 'No such file in the media folder.', flags: MessageFlags.Ephemeral });
         return;
       }
       await i.deferReply();
-      const audio = await join(i.guild, channel.id);
-      if (audio.playback) {
-        audio.playback.control.stop(); // one stream at a time: the previous one ends first
-        await audio.playback.done;
+      const conn = await connectTo(i.guild, channel.id);
+      const activity = activityOf(i.guildId);
+      if (activity.playback) {
+        activity.playback.control.stop(); // one stream at a time: the previous one ends first
+        await activity.playback.done.catch(() => null);
       }
-      const control = createPlaybackControl();
-      const done = lastValueFrom(ffmpegSource(file).pipe(opusEncode(), voiceSink(audio.conn, { control })), { defaultValue: null });
-      const playback = { control, done: done.catch(() => null) };
-      audio.playback = playback;
-      done
+      const playback = playFile(conn, file);
+      activity.playback = playback;
+      playback.done
         .then(
           (p) => log(`[bot] played ${path.basename(file)}: ${p?.positionMs ?? 0} ms`),
           (err: unknown) => log(`[bot] playback failed: ${err instanceof Error ? err.message : String(err)}`),
         )
         .finally(() => {
-          if (audio.playback === playback) audio.playback = null;
+          if (activity.playback === playback) activity.playback = null;
         });
       await i.editReply(`Playing ${path.basename(file)} in ${channel.name}.`);
     } else if (i.commandName === 'record') {
       await i.deferReply();
-      const audio = await join(i.guild, channel.id);
-      if (!audio.recording) {
+      const conn = await connectTo(i.guild, channel.id);
+      const activity = activityOf(i.guildId);
+      if (!activity.recording) {
         const dir = path.join(options.recordingsDir, `${channel.id}-${Date.now()}`);
         mkdirSync(dir, { recursive: true });
         const stop$ = new Subject<void>();
@@ -185,16 +255,16 @@ export async function startBot(options: BotOptions): Promise<Bot> {
           return path.join(dir, n === 1 ? `${userId}.wav` : `${userId}-${n}.wav`);
         };
         const files = lastValueFrom(
-          audio.conn.speakers$.pipe(
+          conn.speakers$.pipe(
             takeUntil(stop$),
             mergeMap((s) => s.packets$.pipe(takeUntil(stop$), jitterBuffer({ delayMs: 60 }), opusDecode(), wavFileSink(fileFor(s.userId)))),
             toArray(),
           ),
         );
         files.catch((err: unknown) => log(`[bot] recording failed: ${err instanceof Error ? err.message : String(err)}`));
-        audio.recording = { dir, stop$, files };
+        activity.recording = { dir, stop$, files };
       }
-      await i.editReply(`Recording ${channel.name} into ${audio.recording.dir} until /stop.`);
+      await i.editReply(`Recording ${channel.name} into ${activity.recording.dir} until /stop.`);
     }
   };
 
@@ -207,6 +277,12 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     });
   });
 
+  // Someone dragged the bot (or it moved itself): the connection follows on its own.
+  client.on(Events.VoiceStateUpdate, (before, after) => {
+    if (after.id !== client.user?.id || !after.channelId || before.channelId === after.channelId) return;
+    if (getVoiceConnection(after.guild.id)) log(`[bot] now in ${after.channel?.name ?? after.channelId} (${after.guild.name})`);
+  });
+
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   await client.login(options.token);
   const c = await ready;
@@ -215,10 +291,25 @@ export async function startBot(options: BotOptions): Promise<Bot> {
   return {
     client: c,
     destroy: async () => {
-      await Promise.all([...guilds.keys()].map((id) => stop(id)));
+      await Promise.all([...getVoiceConnections().keys()].map((id) => leave(id)));
       await c.destroy();
     },
   };
+}
+
+/**
+ * Offline: a user invokes a slash command at the main-gateway emulator; resolves with the
+ * bot's (last) answer, which comes over REST (a deferred reply, then an edit with the text).
+ */
+export async function slashCommand(gateway: MainGateway, interaction: MainGatewayInteraction, timeoutMs = 15_000): Promise<string> {
+  const sent = gateway.interact(interaction);
+  const e = await firstValueFrom(
+    gateway.events$.pipe(
+      filter((x) => x.type === 'interaction-response' && x.response.interactionId === sent.id && x.response.content !== null),
+      timeout({ first: timeoutMs, with: () => throwError(() => new Error(`the bot did not answer /${interaction.name}`)) }),
+    ),
+  );
+  return e.type === 'interaction-response' ? (e.response.content ?? '') : '';
 }
 
 // ---- offline: both emulators in-process, a user typing commands --------------------------
@@ -228,6 +319,7 @@ const BOT = '100000000000000042';
 const GUILD = '300000000000000001';
 const VOICE = '300000000000000002';
 const TEXT = '300000000000000003';
+const MUSIC = '300000000000000004';
 const ALICE = '200000000000000001';
 const BOB = '200000000000000002';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -258,6 +350,7 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
         channels: [
           { id: VOICE, name: 'General', type: 'voice' },
           { id: TEXT, name: 'bot-commands', type: 'text' },
+          { id: MUSIC, name: 'Music', type: 'voice' },
         ],
         voiceStates: [
           { userId: ALICE, channelId: VOICE },
@@ -277,17 +370,9 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
   });
 
   /** Alice types a command in #bot-commands; resolves with the bot's (last) answer. */
-  const command = async (name: string, values?: Record<string, string>): Promise<string> => {
-    log(`alice › /${name}${values ? ` ${Object.values(values).join(' ')}` : ''}`);
-    const sent = gateway.interact({ name, options: values, guildId: GUILD, channelId: TEXT, userId: ALICE, username: 'alice' });
-    // The answer comes over REST: a deferred reply (no content), then an edit with the text.
-    const e = await firstValueFrom(
-      gateway.events$.pipe(
-        filter((x) => x.type === 'interaction-response' && x.response.interactionId === sent.id && x.response.content !== null),
-        timeout({ first: 15_000, with: () => throwError(() => new Error(`the bot did not answer /${name}`)) }),
-      ),
-    );
-    const content = e.type === 'interaction-response' ? (e.response.content ?? '') : '';
+  const command = async (name: string, values?: Record<string, string>, shown?: string): Promise<string> => {
+    log(`alice › /${name}${values ? ` ${shown ?? Object.values(values).join(' ')}` : ''}`);
+    const content = await slashCommand(gateway, { name, options: values, guildId: GUILD, channelId: TEXT, userId: ALICE, username: 'alice' });
     log(`bot   › ${content}`);
     return content;
   };
@@ -296,8 +381,6 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
     await command('play', { file: path.basename(file) });
     await sleep(options.playMs ?? 1500);
     await command('stop');
-    const ops = gateway.voiceStateRequests().map((r) => (r.channel_id ? `join ${r.channel_id} (self_deaf ${r.self_deaf})` : 'leave'));
-    log(`[main gateway] op 4 from the bot: ${ops.join(', ')}`);
     const r = voice.receivedFrom(BOT);
     if (!r) throw new Error('the voice emulator received nothing from the bot');
     log(
@@ -318,6 +401,13 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
       const wav = parseWav(readFileSync(path.join(dir!, name)));
       log(`[recording] ${name}: ${Math.round(wav.pcm.length / 192)} ms, ${Math.round(dominantFrequency(wav.pcm))} Hz`);
     }
+
+    await command('move', { channel: MUSIC }, '#Music');
+    await command('leave');
+    const ops = gateway.voiceStateRequests().map((x) => (x.channel_id ? `join ${x.channel_id} (self_deaf ${x.self_deaf})` : 'leave'));
+    log(`[main gateway] op 4 from the bot: ${ops.join(', ')}`);
+    const sessions = voice.sessionHistory(BOT).map((x) => `${x.channelId} (ended ${x.endCode})`);
+    log(`[voice emulator] voice sessions of the bot: ${sessions.length}: ${sessions.join(', ')}`);
     log(`[main gateway] interaction responses: ${gateway.interactionResponses().map((x) => (x.kind === 'callback' ? `callback ${x.type}` : x.kind)).join(', ')}`);
   } finally {
     await bot.destroy();

@@ -3,13 +3,13 @@ import * as path from 'node:path';
 import { lastValueFrom, map, mergeMap, toArray, type Observable, type Subscription } from 'rxjs';
 import type { VoiceConnection } from '../gateway/connectVoice';
 import type { Speaker } from '../gateway/VoiceReceiver';
+import { VoiceConnectionError } from '../gateway/VoiceConnectionError';
 import { jitterBuffer } from '../operators/jitterBuffer';
 import { opusDecode } from '../operators/opusDecode';
 import { oggOpusFileSink } from '../sinks/oggOpusFileSink';
 import { wavFileSink } from '../sinks/wavFileSink';
 import type { RecordArgs } from './args';
 import { CliError } from './CliError';
-import { RxVoiceError } from '../errors';
 
 /** One file written by `record`. */
 export interface RecordedFile {
@@ -100,7 +100,12 @@ export async function runRecord(
     // The connection ending (kicked, or a fatal voice error) ends the recording too.
     states = conn.state$.subscribe((st) => {
       if (st.status === 'disconnected') connectionError = st.error;
-      else if (st.status === 'destroyed') connectionError ??= new RxVoiceError('CONNECTION_CLOSED', 'the bot left the voice channel (disconnected by someone?)');
+      else if (st.status === 'destroyed') {
+        connectionError ??= new VoiceConnectionError(
+          'LEFT_CHANNEL',
+          st.reason === 'disconnected-by-server' ? 'the bot was disconnected from the voice channel (by a moderator?)' : `the voice connection was destroyed (${st.reason})`,
+        );
+      }
       else return;
       stop();
     });

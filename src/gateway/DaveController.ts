@@ -1,13 +1,14 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import davey from '@snazzah/davey';
 import { isOpusSilence } from '../core/audioFormat';
-import { encodeClientBinaryFrame, VoiceOpcode, type VoiceMessage } from '../protocol/opcodes';
 import { RxVoiceError } from '../errors';
+import { encodeClientBinaryFrame, VoiceOpcode, type VoiceMessage } from '../protocol/opcodes';
 
 /** DAVE end-to-end encryption state of a connection (daveprotocol.com). */
 export interface DaveState {
   /**
-   * `disabled`: the connection identified without DAVE (`dave: false`) or the server chose
+   * `disabled`: no DAVE on this voice session: before SESSION_DESCRIPTION (also again at
+   * each new session, e.g. after a channel move), with `dave: false`, or the server chose
    * protocol 0 from the start; `pending`: waiting to join or create the MLS group;
    * `active`: media is end-to-end encrypted; `passthrough`: the channel downgraded to
    * transport-only encryption (a member without DAVE joined).
@@ -24,7 +25,6 @@ export interface DaveState {
 /** Options of {@link DaveController}. */
 export interface DaveControllerOptions {
   userId: string;
-  channelId: string;
   /** Sends a gateway message (JSON) or a client binary frame. */
   send(data: VoiceMessage | Buffer): void;
   /** Consecutive decryption failures tolerated before re-initialising. Default 36 (≈ 0.7 s of one speaker). */
@@ -64,6 +64,8 @@ export class DaveController {
   private readonly state = new BehaviorSubject<DaveState>({ status: 'disabled', protocolVersion: 0, epoch: null, privacyCode: null });
   readonly state$: Observable<DaveState> = this.state.asObservable();
   private readonly tolerance: number;
+  /** The channel of the current session: the MLS group id (`start`). */
+  private channelId = '';
 
   constructor(private readonly options: DaveControllerOptions) {
     this.tolerance = options.failureTolerance ?? 36;
@@ -73,17 +75,38 @@ export class DaveController {
     return this.state.value;
   }
 
-  /** SESSION_DESCRIPTION said `dave_protocol_version`: start (or restart) the session. */
-  start(protocolVersion: number): void {
+  /**
+   * SESSION_DESCRIPTION said `dave_protocol_version`: start (or restart) the session in the
+   * group of `channelId` (the channel the connection is in now: a move changes it).
+   */
+  start(protocolVersion: number, channelId: string): void {
+    this.channelId = channelId;
     this.protocolVersion = protocolVersion;
+    this.forgetTransitions();
+    if (protocolVersion > 0) this.reinit();
+    else this.resetSession();
+    this.publish();
+  }
+
+  /**
+   * A new voice session starts (IDENTIFY sent): the old group is gone, and so are the users
+   * op 11 announced. Back to `disabled` until SESSION_DESCRIPTION (`start`).
+   */
+  reset(): void {
+    this.dropSession();
+    this.protocolVersion = 0;
+    this.forgetTransitions();
+    this.knownUsers.clear();
+    this.publish();
+  }
+
+  /** No transition pending, no downgrade, no recovery under way. */
+  private forgetTransitions(): void {
     this.pendingTransitions.clear();
     this.lastTransitionId = null;
     this.downgraded = false;
     this.reinitializing = false;
     this.consecutiveFailures = 0;
-    if (protocolVersion > 0) this.reinit();
-    else this.resetSession();
-    this.publish();
   }
 
   /** A JSON gateway message (in arrival order). */
@@ -177,13 +200,17 @@ export class DaveController {
   }
 
   dispose(): void {
+    this.dropSession();
+    this.state.complete();
+  }
+
+  private dropSession(): void {
     try {
       this.session?.reset();
     } catch {
       // already gone
     }
     this.session = null;
-    this.state.complete();
   }
 
   private prepareTransition(transitionId: number, protocolVersion: number): void {
@@ -245,8 +272,8 @@ export class DaveController {
   private reinit(): void {
     if (this.protocolVersion > 0) {
       try {
-        if (this.session) this.session.reinit(this.protocolVersion, this.options.userId, this.options.channelId);
-        else this.session = new davey.DAVESession(this.protocolVersion, this.options.userId, this.options.channelId);
+        if (this.session) this.session.reinit(this.protocolVersion, this.options.userId, this.channelId);
+        else this.session = new davey.DAVESession(this.protocolVersion, this.options.userId, this.channelId);
         this.sendBinary(VoiceOpcode.DaveMlsKeyPackage, this.session.getSerializedKeyPackage());
       } catch (err) {
         // e.g. ids that are not numeric snowflakes (the MLS identity is the user id as a u64):

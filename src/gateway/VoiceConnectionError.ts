@@ -14,6 +14,8 @@ export type VoiceConnectionErrorCode =
   | 'BAD_SERVER_PAYLOAD'
   /** Options were invalid (endpoint, ids). */
   | 'BAD_OPTIONS'
+  /** The main gateway (the adapter, or `MainGatewayLink.send`) could not send the op 4 VOICE_STATE_UPDATE: is the shard connected? */
+  | 'GATEWAY_UNAVAILABLE'
   /** The main gateway said the bot left the channel (VOICE_STATE_UPDATE with `channel_id: null`). */
   | 'LEFT_CHANNEL';
 

@@ -160,9 +160,14 @@ export class VoiceReceiver {
     });
   }
 
+  /** Ends every speaker stream and forgets the SSRCs (the connection moved to another channel); keeps listening. */
+  endSpeakers(): void {
+    for (const ssrc of [...this.tracks.keys()]) this.endTrack(ssrc);
+  }
+
   /** Ends every speaker stream and stops listening. */
   dispose(): void {
-    for (const ssrc of [...this.tracks.keys()]) this.endTrack(ssrc);
+    this.endSpeakers();
     this.subs.forEach((s) => s.unsubscribe());
     this.speakers.complete();
   }

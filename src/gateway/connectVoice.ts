@@ -60,6 +60,13 @@ export interface ConnectVoiceOptions {
   dave?: boolean;
   /** Retry limits: attempts (default 8), total time (default 60000 ms), backoff (default 500 → 15000 ms). */
   reconnect?: { maxAttempts?: number; maxTimeMs?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * After close 4014 (Disconnected: Discord closes the voice session so when the bot is
+   * moved to another channel or disconnected), wait up to this long, ms, in `reconnecting`
+   * for `updateServer` (a move) or `destroy` before ending in `disconnected`. Default 0 (end
+   * at once) for `connectVoice`; 5000 for the join functions, which follow the main gateway.
+   */
+  gatewayGraceMs?: number;
   /** TLS options for `wss://` (e.g. `{ ca: server.certificate }` for the emulator). */
   tls?: GatewayTlsOptions;
   /** Scheduler for heartbeats, backoff and keep-alives (tests). Default `asyncScheduler`. */
@@ -93,8 +100,12 @@ export interface VoiceTransport {
   toJSON(): { ssrc: number; mode: EncryptionMode };
 }
 
-/** A voice connection, from {@link connectVoice}. */
+/** A voice connection, from {@link connectVoice} or the join functions. */
 export interface VoiceConnection {
+  /** The guild (server) id. */
+  readonly guildId: string;
+  /** The voice channel the connection is in, or joining; follows moves (VOICE_STATE_UPDATE). */
+  readonly channelId: string;
   /** The current state, replayed to new subscribers; completes after `destroyed`. */
   readonly state$: Observable<VoiceConnectionState>;
   /** The current state. */
@@ -120,7 +131,7 @@ export interface VoiceConnection {
   receiveStats(): ReceiveStats;
   /** DAVE end-to-end encryption: status, protocol version, MLS epoch, voice privacy code (replayed). */
   readonly dave$: Observable<DaveState>;
-  /** The 45-digit verification code for another member (compare it with theirs out of band). Rejects when DAVE is not active. */
+  /** The 45-digit verification code for another member (compare it with theirs out of band). Rejects with `RxVoiceError` `DAVE_NOT_ACTIVE` when DAVE is not active. */
   verificationCode(userId: string): Promise<string>;
   /** Resolves with the `ready` state; rejects with the `VoiceConnectionError` if it ends in `disconnected` or `destroyed` first. */
   ready(timeoutMs?: number): Promise<ReadyState>;
@@ -128,11 +139,18 @@ export interface VoiceConnection {
   setSpeaking(flags: number | boolean): void;
   /** Feeds a VOICE_SERVER_UPDATE (new endpoint/token → connect there). `null` endpoint: wait for the next. */
   updateServer(update: { endpoint: string | null; token: string }): void;
-  /** Feeds a VOICE_STATE_UPDATE (new session id → re-identify; channel id is tracked). */
+  /** Feeds a VOICE_STATE_UPDATE (new session id → re-identify; the channel id is tracked and used by the next session's DAVE group). */
   updateSession(update: { sessionId: string; channelId: string }): void;
-  /** From `disconnected`, start over. */
+  /**
+   * From `disconnected`, start over: `connectVoice` reconnects with what it has; a joined
+   * connection sends op 4 again and follows the answer.
+   */
   rejoin(): void;
-  /** Closes everything (WebSocket with 1000, UDP socket). Idempotent. */
+  /**
+   * Closes everything (WebSocket with 1000, UDP socket); a joined connection also leaves the
+   * channel (op 4 without a channel) and is removed from `getVoiceConnection`. Ends in
+   * `destroyed` with reason `destroy-called`. Idempotent.
+   */
   destroy(): void;
 }
 
@@ -197,6 +215,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     maxReconnectMs: r.maxTimeMs ?? 60_000,
     baseDelayMs: r.baseDelayMs ?? 500,
     maxDelayMs: r.maxDelayMs ?? 15_000,
+    gatewayGraceMs: options.gatewayGraceMs ?? 0,
   };
   const drivers: ConnectionDrivers = {
     openSocket: options.drivers?.openSocket ?? ((url) => openGatewaySocket(url, options.tls)),
@@ -262,7 +281,6 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   // DAVE: every gateway frame in arrival order (binary seq already counted by the reducer).
   const dave = new DaveController({
     userId: options.userId,
-    channelId: options.channelId,
     send: (data) => machine.send(data),
     log: (message) => log({ level: 'warn', message }),
   });
@@ -271,7 +289,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
       const m = e.message;
       if (m.op === VoiceOpcode.SessionDescription && config.maxDaveProtocolVersion > 0) {
         const v = (m.d as { dave_protocol_version?: unknown } | null)?.dave_protocol_version;
-        dave.start(typeof v === 'number' ? v : 0);
+        dave.start(typeof v === 'number' ? v : 0, machine.model.config.channelId); // the group of the channel we are in now
       } else {
         dave.onMessage(m);
       }
@@ -320,11 +338,23 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   const receiver = new VoiceReceiver(messages$, transport$);
   receiver.decryptPayload = (payload, userId) => dave.decrypt(userId, payload);
 
+  // Each IDENTIFY starts a new voice session: DAVE starts over (its group is per session and
+  // channel); after a move, the old channel's speakers end.
+  let sessionChannel = config.channelId;
+  const sessions = machine.model$
+    .pipe(filter((m) => m.outbox.some((msg) => msg.op === VoiceOpcode.Identify)))
+    .subscribe((m) => {
+      dave.reset();
+      if (m.config.channelId !== sessionChannel) receiver.endSpeakers();
+      sessionChannel = m.config.channelId;
+    });
+
   let destroyed = false;
   const destroy = (): void => {
     if (destroyed) return;
     destroyed = true;
     machine.dispatch({ type: 'destroy', at: scheduler.now() });
+    sessions.unsubscribe();
     receiver.dispose();
     daveFrames.unsubscribe();
     dave.dispose();
@@ -337,6 +367,10 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   };
 
   return {
+    guildId: options.serverId,
+    get channelId() {
+      return machine.model.config.channelId;
+    },
     state$,
     get state() {
       return publicState(machine.model);

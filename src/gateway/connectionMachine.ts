@@ -177,13 +177,18 @@ export function startConnectionMachine(
       .subscribe(dispatch),
   );
 
-  // Retry after backoff.
+  // Retry after backoff (with jitter); a wait for the main gateway after 4014 lasts exactly its grace.
   subs.add(
-    keyed((m) => (m.state.status === 'reconnecting' ? m.state : null))
+    keyed(
+      (m) => (m.state.status === 'reconnecting' ? { state: m.state, exact: m.awaitingGateway !== null } : null),
+      (a, b) => a?.state === b?.state,
+    )
       .pipe(
-        switchMap((s) =>
-          s ? timer(s.delayMs * (0.5 + 0.5 * random()), scheduler).pipe(map((): ConnectionEvent => ({ type: 'retry', at: now() }))) : EMPTY,
-        ),
+        switchMap((r) => {
+          if (!r || r.state.status !== 'reconnecting') return EMPTY;
+          const delay = r.exact ? r.state.delayMs : r.state.delayMs * (0.5 + 0.5 * random());
+          return timer(delay, scheduler).pipe(map((): ConnectionEvent => ({ type: 'retry', at: now() })));
+        }),
       )
       .subscribe(dispatch),
   );

@@ -2,7 +2,7 @@ import { describeCloseCode, VoiceCloseCode } from '../protocol/closeCodes';
 import { VoiceOpcode, type VoiceMessage } from '../protocol/opcodes';
 import { isEncryptionMode, type EncryptionMode } from '../protocol/transportCrypto';
 import { VoiceConnectionError } from './VoiceConnectionError';
-import type { UdpAddress, VoiceConnectionState } from './VoiceConnectionState';
+import type { UdpAddress, VoiceConnectionDestroyReason, VoiceConnectionState } from './VoiceConnectionState';
 
 /**
  * The voice connection as a pure state machine: {@link reduceConnection} takes the model
@@ -37,6 +37,14 @@ export interface ConnectionConfig {
   /** Backoff: first delay and cap, ms (the timer adds jitter). */
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * For connections that follow a main gateway (`joinVoiceChannel`): after close 4014
+   * (Disconnected — Discord closes the voice session so when the bot is moved to another
+   * channel, and when it is disconnected), wait this long, ms, for the main gateway's
+   * VOICE_SERVER_UPDATE (a move: connect there) or VOICE_STATE_UPDATE without a channel
+   * (destroyed) before giving up. 0 or absent: give up at once, as for any final close.
+   */
+  gatewayGraceMs?: number;
 }
 
 /** Heartbeat ACKs missed before the connection is considered lost. */
@@ -75,6 +83,11 @@ export interface ConnectionModel {
   readonly outbox: readonly VoiceMessage[];
   /** Close code for the socket being torn down by this transition. */
   readonly closeCode: number;
+  /**
+   * While `reconnecting` after a 4014 with `gatewayGraceMs`: the error to end in when the
+   * grace runs out (the retry event) without a new voice server. Null otherwise.
+   */
+  readonly awaitingGateway: VoiceConnectionError | null;
 }
 
 /** Events the machine reacts to. `at` is the scheduler's `now()` in ms. */
@@ -90,7 +103,8 @@ export type ConnectionEvent =
   | { type: 'server-update'; url: string; endpoint: string; token: string; at: number }
   | { type: 'session-update'; sessionId: string; channelId: string; at: number }
   | { type: 'rejoin'; at: number }
-  | { type: 'destroy'; at: number };
+  /** `reason` defaults to `destroy-called`. */
+  | { type: 'destroy'; at: number; reason?: VoiceConnectionDestroyReason };
 
 /** Statuses during which the WebSocket is wanted. */
 const SOCKET_STATUSES = new Set<VoiceConnectionState['status']>([
@@ -120,6 +134,7 @@ const FRESH_SESSION = {
   attempt: 0,
   failingSince: null,
   outbox: [],
+  awaitingGateway: null,
 } as const satisfies Partial<ConnectionModel>;
 
 /** The model before any event: `connecting` with socket 1. */
@@ -151,7 +166,16 @@ export function reduceConnection(prev: ConnectionModel, event: ConnectionEvent):
   const status = model.state.status;
   if (status === 'destroyed') return model;
   if (event.type === 'destroy') {
-    return { ...model, state: { status: 'destroyed' }, socketId: 0, udpId: 0, secretKey: null, closeCode: 1000, heartbeatIntervalMs: null };
+    return {
+      ...model,
+      state: { status: 'destroyed', reason: event.reason ?? 'destroy-called' },
+      socketId: 0,
+      udpId: 0,
+      secretKey: null,
+      closeCode: 1000,
+      heartbeatIntervalMs: null,
+      awaitingGateway: null,
+    };
   }
   if ('socketId' in event && event.socketId !== model.socketId) return model;
   if ('udpId' in event && event.udpId !== model.udpId) return model;
@@ -225,6 +249,7 @@ export function reduceConnection(prev: ConnectionModel, event: ConnectionEvent):
 
     case 'retry': {
       if (model.state.status !== 'reconnecting') return model;
+      if (model.awaitingGateway) return disconnect({ ...model, awaitingGateway: null }, model.awaitingGateway);
       const next = model.state.next;
       const socketId = model.socketCounter + 1;
       const udp = model.udpId === 0 ? { udpId: model.udpCounter + 1, udpCounter: model.udpCounter + 1 } : {};
@@ -347,6 +372,30 @@ function onClose(model: ConnectionModel, code: number, reason: string, at: numbe
   if (!SOCKET_STATUSES.has(status)) return model;
   const info = describeCloseCode(code);
   const why = `closed with ${code} ${info.name}${reason ? ` (${reason})` : ''}`;
+  const grace = model.config.gatewayGraceMs ?? 0;
+  if (code === VoiceCloseCode.Disconnected && grace > 0) {
+    // Moved or disconnected: the main gateway says which. The voice session is over either way.
+    const error = new VoiceConnectionError('CLOSED', `voice gateway ${why}: ${info.description}; the main gateway neither moved nor ended the connection within ${grace} ms`, {
+      closeCode: code,
+    });
+    return {
+      ...model,
+      ...FRESH_SESSION,
+      attempt: model.attempt,
+      socketId: 0,
+      udpId: 0,
+      closeCode: 1000,
+      awaitingGateway: error,
+      state: {
+        status: 'reconnecting',
+        endpoint: model.config.endpoint,
+        attempt: model.attempt,
+        delayMs: grace,
+        next: 'identify',
+        reason: `${why}: waiting for the main gateway (moved to another channel, or disconnected)`,
+      },
+    };
+  }
   switch (info.action) {
     case 'give-up': {
       const hint =

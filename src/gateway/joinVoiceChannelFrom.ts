@@ -10,11 +10,12 @@ import {
   switchMap,
   type Observable,
 } from 'rxjs';
+import { RxVoiceError } from '../errors';
 import { waitForReady } from './waitForReady';
 import { connectVoice, type ConnectVoiceOptions, type VoiceConnection } from './connectVoice';
 import { VoiceConnectionError } from './VoiceConnectionError';
-import type { VoiceConnectionState } from './VoiceConnectionState';
-import { RxVoiceError } from '../errors';
+import type { VoiceConnectionDestroyReason, VoiceConnectionState } from './VoiceConnectionState';
+import { DEFAULT_GROUP, findTracked, track, untrack, type RejoinRequest, type TrackedConnection } from './voiceConnectionRegistry';
 
 /** The `d` of a main-gateway VOICE_STATE_UPDATE dispatch (the fields rxvoice reads). */
 export interface VoiceStateUpdateData {
@@ -22,6 +23,8 @@ export interface VoiceStateUpdateData {
   channel_id: string | null;
   user_id: string;
   session_id: string;
+  self_mute?: boolean;
+  self_deaf?: boolean;
 }
 
 /** The `d` of a main-gateway VOICE_SERVER_UPDATE dispatch. */
@@ -38,6 +41,9 @@ export interface VoiceStateUpdatePayload {
   d: { guild_id: string; channel_id: string | null; self_mute: boolean; self_deaf: boolean };
 }
 
+/** How long a connection waits, after close 4014, for the main gateway to move or end it (ms). */
+export const DEFAULT_GATEWAY_GRACE_MS = 5000;
+
 /** Options shared by both join functions. */
 export interface JoinOptions extends Omit<ConnectVoiceOptions, 'endpoint' | 'serverId' | 'userId' | 'sessionId' | 'token' | 'channelId'> {
   guildId: string;
@@ -51,6 +57,12 @@ export interface JoinOptions extends Omit<ConnectVoiceOptions, 'endpoint' | 'ser
   selfDeaf?: boolean;
   /** The bot's user id; if given, voice state updates of other users are ignored. */
   userId?: string;
+  /**
+   * One connection per guild and group (as @discordjs/voice): joining a guild that has a
+   * live connection in the group returns that connection. Use one group per bot when one
+   * process runs several. Default `'default'`.
+   */
+  group?: string;
 }
 
 /** Any Discord main-gateway library, as observables plus a send function. */
@@ -61,20 +73,38 @@ export interface MainGatewayLink {
   voiceServerUpdates$: Observable<VoiceServerUpdateData>;
   /** Sends a payload on the main gateway; `false` if it certainly failed. */
   send(payload: VoiceStateUpdatePayload): boolean;
+  /** Emits when the link can no longer be used (e.g. the shard is gone): the connection ends in `destroyed` with reason `adapter-gone`. */
+  gone$?: Observable<unknown>;
   /** Called once when the connection is destroyed (release the link). */
   release?(): void;
+}
+
+/** The request a join's options make (defaults applied). */
+export function rejoinRequest(options: JoinOptions): RejoinRequest {
+  return { channelId: options.channelId, selfMute: options.selfMute ?? false, selfDeaf: options.selfDeaf ?? true };
 }
 
 /**
  * Joins a voice channel through any main-gateway library: sends op 4 VOICE_STATE_UPDATE,
  * pairs VOICE_STATE_UPDATE (session id, user id) with VOICE_SERVER_UPDATE (token,
  * endpoint) in either order, then connects with {@link connectVoice}. Afterwards:
- * a `null` endpoint waits; a new endpoint reconnects there; a new channel id is followed
- * (a new session id re-identifies); `channel_id: null` (kicked, or left) ends in
- * `destroyed`. `destroy()` leaves the channel (op 4 with `channel_id: null`).
+ * a `null` endpoint waits; a new endpoint or token reconnects there (a channel move: the
+ * new channel's DAVE group); a new session id re-identifies; `channel_id: null` (a moderator
+ * disconnected the bot, or it left) ends in `destroyed` with reason `disconnected-by-server`.
+ * After close 4014 it waits `gatewayGraceMs` (default 5000) for one of those before giving up.
+ * `destroy()` leaves the channel (op 4 with `channel_id: null`).
+ *
+ * One connection per guild and `group`: if the guild already has a live connection in the
+ * group, that connection is returned (this call's `gateway` is not used) and, if
+ * `channelId`, `selfMute` or `selfDeaf` differ — or it gave up (`disconnected`) — op 4 is
+ * sent again and the connection follows the updates that answer it. See
+ * {@link getVoiceConnection}.
  *
  * Facts: Discord docs, "Voice Connections" → "Retrieving Voice Server Information".
  *
+ * @throws {VoiceConnectionError} `GATEWAY_UNAVAILABLE` when the guild has a connection and
+ *   the op 4 to move it could not be sent. A new connection whose op 4 could not be sent is
+ *   returned `disconnected` with that error instead (`rejoin()` tries again).
  * @example
  * ```ts
  * const conn = joinVoiceChannelFrom({
@@ -85,10 +115,20 @@ export interface MainGatewayLink {
  * ```
  */
 export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatewayLink }): VoiceConnection {
+  const group = options.group ?? DEFAULT_GROUP;
+  const existing = findTracked(options.guildId, group);
+  if (existing) {
+    existing.rejoin(rejoinRequest(options));
+    return existing.connection;
+  }
+  return createJoinedConnection(options, group);
+}
+
+function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLink }, group: string): VoiceConnection {
   const { gateway, guildId } = options;
-  let channelId = options.channelId;
-  const selfMute = options.selfMute ?? false;
-  const selfDeaf = options.selfDeaf ?? true;
+  /** What the last op 4 asked for (and, once answered, where the main gateway says the bot is). */
+  let wanted = rejoinRequest(options);
+  let channelId = wanted.channelId;
   const inner$ = new BehaviorSubject<VoiceConnection | null>(null);
   const own = new BehaviorSubject<VoiceConnectionState>({ status: 'connecting', endpoint: '', attempt: 0 });
   let voiceState: VoiceStateUpdateData | null = null;
@@ -98,18 +138,18 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
 
   const payload = (channel: string | null): VoiceStateUpdatePayload => ({
     op: 4,
-    d: { guild_id: guildId, channel_id: channel, self_mute: selfMute, self_deaf: selfDeaf },
+    d: { guild_id: guildId, channel_id: channel, self_mute: wanted.selfMute, self_deaf: wanted.selfDeaf },
   });
 
-  const finish = (final: VoiceConnectionState): void => {
+  const finish = (reason: VoiceConnectionDestroyReason): void => {
     if (destroyed) return;
     destroyed = true;
+    untrack(guildId, group, tracked);
     subs.unsubscribe();
     const inner = inner$.value;
-    if (inner) inner.destroy();
-    if (!inner || final.status !== 'destroyed') own.next(final);
-    inner$.next(null);
-    own.next({ status: 'destroyed' });
+    inner$.next(null); // its own `destroyed` is not forwarded: ours carries the reason
+    inner?.destroy();
+    own.next({ status: 'destroyed', reason });
     own.complete();
     inner$.complete();
     gateway.release?.();
@@ -122,6 +162,7 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
       if (!server.endpoint) return; // waiting for a voice server
       inner$.next(
         connectVoice({
+          gatewayGraceMs: DEFAULT_GATEWAY_GRACE_MS,
           ...options,
           endpoint: server.endpoint,
           serverId: guildId,
@@ -139,12 +180,14 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
       .pipe(filter((d) => (d.guild_id == null || d.guild_id === guildId) && (!options.userId || d.user_id === options.userId)))
       .subscribe((d) => {
         if (d.channel_id === null) {
-          finish({ status: 'destroyed' }); // kicked, or left from elsewhere
+          finish('disconnected-by-server'); // a moderator disconnected the bot, or it left from elsewhere
           return;
         }
         const previous = voiceState;
         voiceState = d;
         channelId = d.channel_id;
+        // Where the main gateway says the bot is (moved by someone: a later join compares with this).
+        wanted = { channelId, selfMute: d.self_mute ?? wanted.selfMute, selfDeaf: d.self_deaf ?? wanted.selfDeaf };
         const inner = inner$.value;
         if (inner && previous) inner.updateSession({ sessionId: d.session_id, channelId: d.channel_id });
         else maybeConnect();
@@ -161,14 +204,6 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
     }),
   );
 
-  if (!gateway.send(payload(channelId))) {
-    finish({
-      status: 'disconnected',
-      endpoint: '',
-      error: new VoiceConnectionError('BAD_OPTIONS', 'the main gateway could not send the voice state update (is the shard connected?)'),
-    });
-  }
-
   const fromInner = <T>(pick: (c: VoiceConnection) => Observable<T>): Observable<T> =>
     inner$.pipe(switchMap((c) => (c ? pick(c) : EMPTY)));
 
@@ -184,7 +219,11 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
 
   const clients$ = inner$.pipe(switchMap((c) => (c ? c.clients$ : of(new Set<string>() as ReadonlySet<string>))));
 
-  return {
+  const connection: VoiceConnection = {
+    guildId,
+    get channelId() {
+      return channelId;
+    },
     state$,
     get state() {
       return currentState();
@@ -196,7 +235,9 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
     speakers$: fromInner((c) => c.speakers$),
     dave$: fromInner((c) => c.dave$),
     verificationCode: (userId) =>
-      inner$.value ? inner$.value.verificationCode(userId) : Promise.reject(new RxVoiceError('NOT_CONNECTED', 'not connected to a voice server yet')),
+      inner$.value
+        ? inner$.value.verificationCode(userId)
+        : Promise.reject(new RxVoiceError('NOT_CONNECTED', 'not connected to a voice server yet')),
     receiveStats: () =>
       inner$.value?.receiveStats() ?? { packets: 0, malformed: 0, keepAlives: 0, ignored: 0, unknownSsrc: 0, decryptFailures: 0, trackedSsrcs: 0 },
     get transport() {
@@ -206,11 +247,38 @@ export function joinVoiceChannelFrom(options: JoinOptions & { gateway: MainGatew
     setSpeaking: (flags) => inner$.value?.setSpeaking(flags),
     updateServer: (u) => inner$.value?.updateServer(u),
     updateSession: (u) => inner$.value?.updateSession(u),
-    rejoin: () => inner$.value?.rejoin(),
+    rejoin: () => tracked.rejoin({ ...wanted }),
     destroy: () => {
       if (destroyed) return;
       gateway.send(payload(null));
-      finish({ status: 'destroyed' });
+      finish('destroy-called');
     },
   };
+
+  const tracked: TrackedConnection = {
+    connection,
+    rejoin(request) {
+      if (destroyed) return;
+      const same = request.channelId === wanted.channelId && request.selfMute === wanted.selfMute && request.selfDeaf === wanted.selfDeaf;
+      if (same && currentState().status !== 'disconnected') return; // already there (or on the way)
+      const before = wanted;
+      wanted = request;
+      if (!gateway.send(payload(request.channelId))) {
+        wanted = before;
+        throw gatewayUnavailable();
+      }
+      if (!inner$.value && own.value.status === 'disconnected') own.next({ status: 'connecting', endpoint: '', attempt: 0 });
+    },
+  };
+  track(guildId, group, tracked);
+  if (gateway.gone$) subs.add(gateway.gone$.subscribe(() => finish('adapter-gone')));
+
+  if (!destroyed && !gateway.send(payload(channelId))) {
+    // As @discordjs/voice: kept (getVoiceConnection finds it); rejoin() or a later join sends op 4 again.
+    own.next({ status: 'disconnected', endpoint: '', error: gatewayUnavailable() });
+  }
+  return connection;
 }
+
+const gatewayUnavailable = (): VoiceConnectionError =>
+  new VoiceConnectionError('GATEWAY_UNAVAILABLE', 'the main gateway could not send the voice state update (is the shard connected?)');

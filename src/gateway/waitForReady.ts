@@ -30,7 +30,7 @@ export function waitForReady(
       map((s) => {
         if (s.status === 'ready') return s;
         if (s.status === 'disconnected') throw s.error;
-        throw new VoiceConnectionError('LEFT_CHANNEL', 'the voice connection was destroyed before it was ready');
+        throw new VoiceConnectionError('LEFT_CHANNEL', `the voice connection was destroyed (${s.reason}) before it was ready`);
       }),
     ),
   );

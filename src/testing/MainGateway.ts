@@ -2,6 +2,9 @@ import type { APIApplicationCommand } from 'discord-api-types/v10';
 import type { Observable } from 'rxjs';
 import type { VoiceServer } from './VoiceServer';
 
+/** What the main-gateway emulator needs of a voice emulator (a {@link VoiceServer} is one). */
+export type MainGatewayVoiceServer = Pick<VoiceServer, 'endpoint' | 'registerSession' | 'endSession'>;
+
 /** A channel of an emulated guild. */
 export interface MainGatewayChannel {
   id: string;
@@ -9,6 +12,8 @@ export interface MainGatewayChannel {
   name?: string;
   /** `voice` (type 2, the default), `stage` (13) or `text` (0). Only voice and stage channels can be joined. */
   type?: 'voice' | 'stage' | 'text';
+  /** The voice server of this channel (default: the gateway's `voiceServer`): moving here reconnects to another server. */
+  voiceServer?: MainGatewayVoiceServer;
 }
 
 /** Another member's voice state, present in GUILD_CREATE (`voice_states`). */
@@ -43,10 +48,12 @@ export interface MainGatewayOptions {
   /** Guilds sent as GUILD_CREATE after READY (when the GUILDS intent is requested). */
   guilds?: MainGatewayGuild[];
   /**
-   * Voice server to hand out in VOICE_SERVER_UPDATE: each join registers the bot's voice
-   * session there first (`registerSession`), and `endpoint` is its TLS `host:port`.
+   * Voice server to hand out in VOICE_SERVER_UPDATE (unless the channel has its own): each
+   * join registers the bot's voice session there first (`registerSession`, with the channel
+   * id), and `endpoint` is its TLS `host:port`. When the bot leaves, is moved or is
+   * disconnected, the voice session there ends with 4014 (`endSession`).
    */
-  voiceServer?: Pick<VoiceServer, 'endpoint' | 'registerSession'>;
+  voiceServer?: MainGatewayVoiceServer;
   /** Endpoint to send instead of `voiceServer.endpoint`. Without either, `endpoint: null` (Discord: "waiting for a voice server"). */
   voiceEndpoint?: string;
   /** Address to bind. Default `127.0.0.1`. */
@@ -198,7 +205,12 @@ export interface MainGateway {
   /**
    * Sets another user's voice state (null channel: leaves) and dispatches
    * VOICE_STATE_UPDATE to the sessions that receive it (GUILD_VOICE_STATES intent).
-   * For the bot's own user id it behaves like being moved or disconnected by a moderator.
+   *
+   * For the bot's own user id, while it is in voice in that guild, it is a moderator
+   * dragging the bot to `channelId` (its voice session ends with 4014, then
+   * VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE with a new token, the endpoint of that
+   * channel's voice server) or disconnecting it with `null` (4014, then VOICE_STATE_UPDATE
+   * with a null channel). Throws for an unknown guild, or an unknown or text channel for the bot.
    */
   setVoiceState(guildId: string, userId: string, channelId: string | null): void;
   /** Sends a dispatch to every identified session (or one). Returns how many got it. */

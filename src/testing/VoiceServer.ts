@@ -61,17 +61,28 @@ export interface VoiceServerOptions {
 
 /** A session the test registers before the client identifies (what Discord's main gateway would give it). */
 export interface VoiceSessionCredentials {
-  /** Guild (server) id: clients with the same `serverId` share a channel. */
+  /** Guild (server) id. Clients with the same `serverId` and `channelId` share a channel. */
   serverId: string;
   userId: string;
   sessionId: string;
   token: string;
   /**
-   * Voice channel id (what a client passes to its DAVE session). With `dave`, the channel's MLS
-   * group id is this id as a big-endian u64; default `serverId` (right for DM calls, where the
-   * server id is the channel id). DAVE needs numeric (snowflake) user and channel ids.
+   * Voice channel id (what a client passes to its DAVE session). Clients of one guild in
+   * different channels do not hear each other and have separate DAVE groups. With `dave`, the
+   * channel's MLS group id is this id as a big-endian u64; default `serverId` (right for DM
+   * calls, where the server id is the channel id). DAVE needs numeric (snowflake) user and
+   * channel ids.
    */
   channelId?: string;
+}
+
+/** A voice session as the emulator recorded it, from `sessionHistory()` (one per accepted IDENTIFY). */
+export interface VoiceSessionRecord extends Pick<VoiceServerClient, 'userId' | 'serverId' | 'channelId' | 'sessionId' | 'ssrc' | 'resumes'> {
+  /** `performance.now()` ms of the IDENTIFY, and of the end (null while it lasts or awaits a RESUME). */
+  startedAt: number;
+  endedAt: number | null;
+  /** The close code that ended it (e.g. 4014 from `endSession`, 1000 from the client), null if it expired unresumed or is live. */
+  endCode: number | null;
 }
 
 /** |inter-arrival − 20 ms| over a stream's packets, ms. */
@@ -88,6 +99,8 @@ export interface ReceivedStream {
   ssrc: number;
   /** The user that owns the SSRC (from READY). */
   userId: string;
+  /** The channel the session that owns the SSRC is in (one stream per session: a move starts another). */
+  channelId: string;
   /** Encryption mode the packets were opened with. */
   mode: string;
   /** Packets that decrypted. */
@@ -132,6 +145,8 @@ export interface ReceivedStream {
 export interface VoiceServerClient {
   userId: string;
   serverId: string;
+  /** Registered `channelId` (default `serverId`). */
+  channelId: string;
   sessionId: string;
   ssrc: number;
   /** Open WebSocket right now. */
@@ -154,14 +169,15 @@ export interface VoiceServerClient {
 /** One line of the emulator's log, emitted on `events$`. */
 export type VoiceServerEvent =
   | { type: 'socket-open'; tls: boolean; remote: string }
-  | { type: 'identify'; userId: string; serverId: string; sessionId: string; daveVersion: number }
+  | { type: 'identify'; userId: string; serverId: string; channelId: string; sessionId: string; daveVersion: number }
   | { type: 'resume'; userId: string; sessionId: string; seqAck: number; replayed: number }
   | { type: 'select-protocol'; userId: string; mode: string; address: string; port: number }
   | { type: 'heartbeat'; userId: string | null; seqAck: number | null }
   | { type: 'speaking'; userId: string; flags: number }
   | { type: 'client-message'; userId: string | null; op: number }
   | { type: 'close'; userId: string | null; code: number; reason: string; byServer: boolean }
-  | { type: 'session-end'; userId: string; sessionId: string }
+  /** `code`: the close that ended it (null: the resume window expired, or another IDENTIFY replaced it unconnected). */
+  | { type: 'session-end'; userId: string; sessionId: string; code: number | null }
   | { type: 'udp-discovery'; ssrc: number; address: string; port: number }
   | { type: 'udp-stream-start'; userId: string; ssrc: number }
   | { type: 'udp-bad-packet'; reason: string; bytes: number }
@@ -281,6 +297,8 @@ export interface SpeakAsOptions {
   source: SpeakSource;
   /** Only to clients of this guild (default: every connected client with UDP set up). */
   serverId?: string;
+  /** Only to clients in this channel (their registered `channelId`, default their `serverId`). */
+  channelId?: string;
   /** Send op 13 CLIENT_DISCONNECT for the user when done. Default false. */
   leaveAfter?: boolean;
   /** Trailing Opus silence frames. Default 5. */
@@ -313,6 +331,21 @@ export interface VoiceServer {
   registerSession(credentials: VoiceSessionCredentials): void;
   /** Client sessions (connected or resumable). */
   clients(): VoiceServerClient[];
+  /**
+   * Every session an IDENTIFY started since the emulator started (of `userId`, or all), in
+   * order, ended ones included: how many voice sessions a bot made, in which channels, and
+   * how each ended.
+   */
+  sessionHistory(userId?: string): VoiceSessionRecord[];
+  /**
+   * Ends a session the way Discord's voice server does when the user leaves the channel, is
+   * moved to another one or is disconnected by a moderator: closes its WebSocket with `code`
+   * (default 4014 Disconnected), not resumable, CLIENT_DISCONNECT (op 13) to the others, the
+   * DAVE group removes it, and its credentials are forgotten (the token no longer
+   * authenticates). Returns false if no live session has that id. The main-gateway emulator
+   * calls it on moves and disconnects.
+   */
+  endSession(sessionId: string, code?: number, reason?: string): boolean;
   /** What was received, one entry per SSRC. */
   received(): ReceivedStream[];
   /** The stream of one user (the last SSRC it was given), or undefined. */
@@ -322,10 +355,11 @@ export interface VoiceServer {
   /** UDP counters: datagrams dropped as malformed (`badPackets`, of which `unknownSsrc`), keep-alives, IP discoveries, injected faults. */
   udpStats(): UdpStats;
   /**
-   * DAVE state of the channel `serverId` (default: the first channel a client joined), or
-   * undefined without `dave` or before any client of that channel identified.
+   * DAVE state of a channel: `channelId` of guild `serverId`; without `channelId`, the first
+   * channel of that guild a client joined; without either, the first channel. Undefined
+   * without `dave` or before any client of that channel identified.
    */
-  dave(serverId?: string): DaveStatus | undefined;
+  dave(serverId?: string, channelId?: string): DaveStatus | undefined;
 
   /**
    * Announces `userId` (op 11, op 5), waits 100 ms (so that clients which map SSRCs from op 5,
@@ -354,10 +388,11 @@ export interface VoiceServer {
      */
     corruptDaveWelcome(userId: string, count?: number): void;
     /**
-     * DAVE: downgrade the channel to protocol 0 as if a client without DAVE were connected
-     * (true), or let it upgrade back (false) once no such client is left.
+     * DAVE: downgrade the guild's channels (or the one `channelId`) to protocol 0 as if a
+     * client without DAVE were connected (true), or let them upgrade back (false) once no such
+     * client is left.
      */
-    forceDaveDowngrade(serverId: string, downgrade: boolean): void;
+    forceDaveDowngrade(serverId: string, downgrade: boolean, channelId?: string): void;
   };
 
   /** Stops everything; writes WAV files if `wavDir` was set. */

@@ -6,14 +6,15 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { GatewayCloseCodes, GatewayDispatchEvents, GatewayIntentBits, GatewayOpcodes } from 'discord-api-types/v10';
 import type {
   MainGateway,
+  MainGatewayChannel,
   MainGatewayEvent,
   MainGatewayGuild,
   MainGatewayIdentify,
   MainGatewayOptions,
   MainGatewaySession,
+  MainGatewayVoiceServer,
   MainGatewayVoiceStateRequest,
 } from './MainGateway';
-import type { VoiceSessionCredentials } from './VoiceServer';
 import { createRestApi, type RestApi } from './internal/mainGatewayRest';
 
 /** Dispatches kept per session for RESUME replay. */
@@ -61,8 +62,8 @@ class Session {
   heartbeats = 0;
   ended = false;
   resumeTimer: NodeJS.Timeout | null = null;
-  /** Voice token per guild, while in a voice channel there. */
-  readonly voiceTokens = new Map<string, string>();
+  /** The bot's voice session per guild, while in a voice channel there: its token, channel and voice server. */
+  readonly voice = new Map<string, { token: string; channelId: string; server: MainGatewayVoiceServer | null }>();
 
   constructor(
     readonly sessionId: string,
@@ -102,11 +103,14 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  *   members (the bot and the users in voice; VOICE_STATE_UPDATE dispatches carry `member` too).
  * - Heartbeats (op 1 → op 11 ACK; 4009 when they stop), RESUME (op 6: replays the missed
  *   dispatches, then RESUMED; unknown session → op 9 `false`; a bad token → 4004).
- * - Op 4 VOICE_STATE_UPDATE: joining registers the bot's voice session in the voice
- *   emulator, then dispatches VOICE_STATE_UPDATE (GUILD_VOICE_STATES intent) and
- *   VOICE_SERVER_UPDATE (token, guild, `endpoint` = the voice emulator's); `channel_id:
- *   null` dispatches VOICE_STATE_UPDATE with a null channel. Unknown guilds and channels
- *   that are not voice channels get no answer, as on Discord.
+ * - Op 4 VOICE_STATE_UPDATE: joining registers the bot's voice session (with the channel id)
+ *   in the voice emulator, then dispatches VOICE_STATE_UPDATE (GUILD_VOICE_STATES intent) and
+ *   VOICE_SERVER_UPDATE (token, guild, `endpoint` = the channel's voice emulator's). Moving
+ *   to another channel first ends the voice session there with 4014 (as Discord does), then
+ *   sends both updates; changing only self-mute / self-deaf sends VOICE_STATE_UPDATE; `channel_id:
+ *   null` ends the voice session (4014) and dispatches VOICE_STATE_UPDATE with a null
+ *   channel. `setVoiceState` with the bot's id does the same as a moderator would (drag,
+ *   disconnect). Unknown guilds and channels that are not voice channels get no answer, as on Discord.
  * - Strict: 4001 unknown opcode, 4002 undecodable payload (also: a `compress` or non-JSON
  *   `encoding` query, which the emulator does not implement), 4003 payload before
  *   IDENTIFY, 4005 second IDENTIFY, 4007 RESUME with a sequence from the future, 4012 an API
@@ -299,8 +303,11 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     if (session.resumeTimer) clearTimeout(session.resumeTimer);
     sessions.delete(session.sessionId);
     // The bot's voice states go with the session (Discord disconnects it from voice).
-    for (const [guildId] of session.voiceTokens) guilds.get(guildId)?.voice.delete(botUserId);
-    session.voiceTokens.clear();
+    for (const [guildId, v] of session.voice) {
+      guilds.get(guildId)?.voice.delete(botUserId);
+      v.server?.endSession(session.sessionId);
+    }
+    session.voice.clear();
   };
 
   const checkToken = (token: unknown): boolean => typeof token === 'string' && token.replace(/^Bot\s+/i, '') === expectedToken;
@@ -396,44 +403,53 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     const g = guilds.get(request.guild_id);
     if (!g || shardOf(request.guild_id, session.shard[1]) !== session.shard[0]) return reject('unknown guild (or not on this shard)');
     const guildId = request.guild_id;
-    if (request.channel_id === null) {
+    const channel = request.channel_id === null ? null : (channelsOf(g.guild).find((c) => c.id === request.channel_id) ?? null);
+    if (request.channel_id !== null && (!channel || (channel.type ?? 'voice') === 'text')) return reject('unknown channel, or not a voice channel');
+    emit({ type: 'voice-state-request', sessionId: session.sessionId, request, accepted: true });
+    placeBot(session, guildId, channel, request.self_mute, request.self_deaf);
+  };
+
+  /**
+   * Puts the bot (of `session`) into `channel` of the guild, or out of voice (null), as Discord
+   * does on op 4 and when a moderator moves or disconnects the bot:
+   * - out of voice: the voice server ends the voice session (4014), then VOICE_STATE_UPDATE
+   *   with a null channel;
+   * - a first join, or a move to another channel: the old voice session ends (4014), then
+   *   VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE with a new token and the endpoint of the
+   *   channel's voice server;
+   * - the same channel with other self-mute / self-deaf flags: VOICE_STATE_UPDATE only;
+   * - the same channel again (a rejoin): both updates, with a new token.
+   */
+  const placeBot = (session: Session, guildId: string, channel: MainGatewayChannel | null, selfMute: boolean, selfDeaf: boolean): void => {
+    const g = guilds.get(guildId)!;
+    const current = session.voice.get(guildId);
+    const previous = g.voice.get(botUserId);
+    if (!channel) {
       g.voice.delete(botUserId);
-      session.voiceTokens.delete(guildId);
-      emit({ type: 'voice-state-request', sessionId: session.sessionId, request, accepted: true });
-      broadcastVoiceState(guildId, voiceStateData(guildId, { userId: botUserId, channelId: null, sessionId: session.sessionId, selfMute: request.self_mute, selfDeaf: request.self_deaf }));
+      session.voice.delete(guildId);
+      current?.server?.endSession(session.sessionId);
+      broadcastVoiceState(guildId, voiceStateData(guildId, { userId: botUserId, channelId: null, sessionId: session.sessionId, selfMute, selfDeaf }));
       return;
     }
-    const channel = channelsOf(g.guild).find((c) => c.id === request.channel_id);
-    if (!channel || (channel.type ?? 'voice') === 'text') return reject('unknown channel, or not a voice channel');
-    const previous = g.voice.get(botUserId);
-    const record: VoiceStateRecord = {
-      userId: botUserId,
-      channelId: channel.id,
-      sessionId: session.sessionId,
-      selfMute: request.self_mute,
-      selfDeaf: request.self_deaf,
-    };
+    const record: VoiceStateRecord = { userId: botUserId, channelId: channel.id, sessionId: session.sessionId, selfMute, selfDeaf };
     g.voice.set(botUserId, record);
-    emit({ type: 'voice-state-request', sessionId: session.sessionId, request, accepted: true });
-    // A fresh join (or a repeated request for the same channel) gets a new voice server
-    // token; a move to another channel of the guild only a state update.
-    const needsServer = !previous || previous.channelId === channel.id || !session.voiceTokens.has(guildId);
-    let token = session.voiceTokens.get(guildId) ?? '';
-    if (needsServer) {
-      token = randomBytes(16).toString('hex');
-      session.voiceTokens.set(guildId, token);
-      // `channelId`: the DAVE-capable voice emulator derives the channel's MLS group id from it.
-      const credentials = { serverId: guildId, userId: botUserId, sessionId: session.sessionId, token, channelId: channel.id };
-      options.voiceServer?.registerSession(credentials as VoiceSessionCredentials);
+    const flagsOnly = current?.channelId === channel.id && previous !== undefined && (previous.selfMute !== selfMute || previous.selfDeaf !== selfDeaf);
+    if (flagsOnly) {
+      broadcastVoiceState(guildId, voiceStateData(guildId, record));
+      return;
     }
+    if (current && current.channelId !== channel.id) current.server?.endSession(session.sessionId);
+    const server = channel.voiceServer ?? options.voiceServer ?? null;
+    const token = randomBytes(16).toString('hex');
+    session.voice.set(guildId, { token, channelId: channel.id, server });
+    // `channelId`: the voice emulator keeps channels apart and derives the DAVE group id from it.
+    server?.registerSession({ serverId: guildId, userId: botUserId, sessionId: session.sessionId, token, channelId: channel.id });
     broadcastVoiceState(guildId, voiceStateData(guildId, record));
-    if (needsServer) {
-      sendDispatch(session, GatewayDispatchEvents.VoiceServerUpdate, {
-        token,
-        guild_id: guildId,
-        endpoint: options.voiceEndpoint ?? options.voiceServer?.endpoint ?? null,
-      });
-    }
+    sendDispatch(session, GatewayDispatchEvents.VoiceServerUpdate, {
+      token,
+      guild_id: guildId,
+      endpoint: channel.voiceServer ? channel.voiceServer.endpoint : (options.voiceEndpoint ?? options.voiceServer?.endpoint ?? null),
+    });
   };
 
   const onMessage = (state: SocketState, raw: RawData, isBinary: boolean): void => {
@@ -560,11 +576,19 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     setVoiceState(guildId, userId, channelId) {
       const g = guilds.get(guildId);
       if (!g) throw new Error(`startMainGateway: unknown guild ${guildId}`);
+      const holder = userId === botUserId ? liveSessions().find((s) => s.voice.has(guildId)) : undefined;
+      if (holder) {
+        // A moderator drags the bot to another channel, or disconnects it.
+        const channel = channelId === null ? null : channelsOf(g.guild).find((c) => c.id === channelId && c.type !== 'text');
+        if (channel === undefined) throw new Error(`startMainGateway: no voice channel ${channelId} in guild ${guildId}`);
+        const flags = g.voice.get(botUserId);
+        placeBot(holder, guildId, channel, flags?.selfMute ?? false, flags?.selfDeaf ?? false);
+        return;
+      }
       const previous = g.voice.get(userId);
       const sessionId = previous?.sessionId ?? (userId === botUserId ? (sessionsOfGuild(guildId)[0]?.sessionId ?? 'none') : `session-${userId}`);
       if (channelId === null) {
         g.voice.delete(userId);
-        if (userId === botUserId) for (const s of sessionsOfGuild(guildId)) s.voiceTokens.delete(guildId);
         broadcastVoiceState(guildId, voiceStateData(guildId, { userId, channelId: null, sessionId, selfMute: false, selfDeaf: false }));
         return;
       }

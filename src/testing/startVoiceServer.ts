@@ -104,6 +104,10 @@ class Session {
   resumes = 0;
   heartbeats = 0;
   ended = false;
+  readonly startedAt = performance.now();
+  endedAt: number | null = null;
+  /** The close code that ended it (null: it timed out unresumed, or the emulator closed). */
+  endCode: number | null = null;
   resumeTimer: NodeJS.Timeout | null = null;
   /** Nonce counters of speakAs streams sent to this client, per speaking SSRC. */
   readonly outNonce = new Map<number, number>();
@@ -125,6 +129,13 @@ class Session {
     if (this.log.length > REPLAY_LOG_SIZE) this.log.shift();
   }
 }
+
+/** The channel a session is in: its registered `channelId`, else its `serverId` (DM calls). */
+const channelOf = (creds: VoiceSessionCredentials): string => creds.channelId ?? creds.serverId;
+
+/** Two sessions share a channel (and so media, op 11/13 and a DAVE group). */
+const sameChannel = (a: VoiceSessionCredentials, b: VoiceSessionCredentials): boolean =>
+  a.serverId === b.serverId && channelOf(a) === channelOf(b);
 
 /** Per-socket state. */
 interface SocketState {
@@ -170,6 +181,8 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   for (const c of options.sessions ?? []) credentials.set(c.sessionId, c);
   const sessions = new Map<string, Session>(); // by sessionId
   const sessionsBySsrc = new Map<number, Session>();
+  /** Every session IDENTIFY started, in order (ended ones too). */
+  const history: Session[] = [];
   const sockets = new Set<SocketState>();
   const recorders = new Map<number, StreamRecorder>();
   const inFaults = new UdpFaultInjector('in');
@@ -210,18 +223,20 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   const daveLinkFor = (session: Session): DaveLink => ({
     userId: session.creds.userId,
     serverId: session.creds.serverId,
-    channelId: session.creds.channelId,
+    channelId: channelOf(session.creds),
     maxVersion: session.daveVersion,
     sendJson: (op, d) => sendSeq(session, op, d),
     sendBinary: (op, payload) => sendBinary(session, op, payload),
   });
 
   const channelPeers = (session: Session): Session[] =>
-    [...sessions.values()].filter((s) => s !== session && !s.ended && s.creds.serverId === session.creds.serverId);
+    [...sessions.values()].filter((s) => s !== session && !s.ended && sameChannel(s.creds, session.creds));
 
-  const endSession = (session: Session): void => {
+  const endSession = (session: Session, code: number | null = null): void => {
     if (session.ended) return;
     session.ended = true;
+    session.endedAt = performance.now();
+    session.endCode = code;
     if (session.resumeTimer) clearTimeout(session.resumeTimer);
     if (sessions.get(session.creds.sessionId) === session) sessions.delete(session.creds.sessionId);
     sessionsBySsrc.delete(session.ssrc);
@@ -229,7 +244,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
       sendSeq(peer, VoiceOpcode.ClientDisconnect, { user_id: session.creds.userId });
     }
     if (dave && session.daveLink) dave.leave(session.daveLink);
-    emit({ type: 'session-end', userId: session.creds.userId, sessionId: session.creds.sessionId });
+    emit({ type: 'session-end', userId: session.creds.userId, sessionId: session.creds.sessionId, code });
   };
 
   const closeSocket = (state: SocketState, code: number, reason: string): void => {
@@ -248,7 +263,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     session.ws = null;
     const resumable = byServer ? RESUMABLE_SERVER_CLOSES.has(code) : code !== 1000 && code !== 1001;
     if (!resumable) {
-      endSession(session);
+      endSession(session, code);
       return;
     }
     session.resumeTimer = setTimeout(() => endSession(session), resumeWindow);
@@ -298,7 +313,8 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     state.session = session;
     sessions.set(session_id, session);
     sessionsBySsrc.set(session.ssrc, session);
-    emit({ type: 'identify', userId: user_id, serverId: server_id, sessionId: session_id, daveVersion });
+    history.push(session);
+    emit({ type: 'identify', userId: user_id, serverId: server_id, channelId: channelOf(creds), sessionId: session_id, daveVersion });
     sendSeq(session, VoiceOpcode.Ready, {
       ssrc: session.ssrc,
       ip: host,
@@ -485,7 +501,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   const recorderFor = (session: Session): StreamRecorder => {
     let rec = recorders.get(session.ssrc);
     if (!rec) {
-      rec = new StreamRecorder(session.ssrc, session.creds.userId, session.mode ?? '', decode, maxKeptFrames);
+      rec = new StreamRecorder(session.ssrc, session.creds.userId, channelOf(session.creds), session.mode ?? '', decode, maxKeptFrames);
       recorders.set(session.ssrc, rec);
       emit({ type: 'udp-stream-start', userId: session.creds.userId, ssrc: session.ssrc });
     }
@@ -531,7 +547,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     let header: Buffer | null = null;
     let e2ee: boolean | null = null;
     for (const s of sessions.values()) {
-      if (s === from || s.ended || s.creds.serverId !== from.creds.serverId || !s.cipher || !s.udp) continue;
+      if (s === from || s.ended || !sameChannel(s.creds, from.creds) || !s.cipher || !s.udp) continue;
       if (s.daveVersion < 1 && (e2ee ??= isDaveProtocolFrame(payload))) continue;
       if (!header) {
         header = Buffer.alloc(RTP_HEADER_SIZE);
@@ -610,7 +626,11 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
   const speakAs = async (opts: SpeakAsOptions): Promise<void> => {
     const targets = (): Session[] =>
       [...sessions.values()].filter(
-        (s) => !s.ended && s.creds.userId !== opts.userId && (!opts.serverId || s.creds.serverId === opts.serverId),
+        (s) =>
+          !s.ended &&
+          s.creds.userId !== opts.userId &&
+          (!opts.serverId || s.creds.serverId === opts.serverId) &&
+          (!opts.channelId || channelOf(s.creds) === opts.channelId),
       );
     for (const s of targets()) {
       sendSeq(s, VoiceOpcode.ClientsConnect, { user_ids: [opts.userId] });
@@ -688,6 +708,16 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
 
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
 
+  /** Who a session is, where. */
+  const identity = (s: Session) => ({
+    userId: s.creds.userId,
+    serverId: s.creds.serverId,
+    channelId: channelOf(s.creds),
+    sessionId: s.creds.sessionId,
+    ssrc: s.ssrc,
+    resumes: s.resumes,
+  });
+
   const received = (): ReceivedStream[] => [...recorders.values()].map((r) => r.snapshot());
 
   const server: VoiceServer = {
@@ -701,10 +731,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     registerSession: (c) => void credentials.set(c.sessionId, c),
     clients: (): VoiceServerClient[] =>
       [...sessions.values()].map((s) => ({
-        userId: s.creds.userId,
-        serverId: s.creds.serverId,
-        sessionId: s.creds.sessionId,
-        ssrc: s.ssrc,
+        ...identity(s),
         connected: s.ws !== null,
         mode: s.mode,
         udp: s.udp,
@@ -712,9 +739,26 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         lastSeqAck: s.lastSeqAck,
         speaking: s.speaking,
         identifies: s.identifies,
-        resumes: s.resumes,
         heartbeats: s.heartbeats,
       })),
+    sessionHistory: (userId) =>
+      history
+        .filter((s) => userId === undefined || s.creds.userId === userId)
+        .map((s) => ({
+          ...identity(s),
+          startedAt: s.startedAt,
+          endedAt: s.endedAt,
+          endCode: s.endCode,
+        })),
+    endSession: (sessionId, code = VoiceCloseCode.Disconnected, reason = 'Disconnected.') => {
+      credentials.delete(sessionId); // its token is no longer valid
+      const session = sessions.get(sessionId);
+      if (!session || session.ended) return false;
+      const state = [...sockets].find((x) => x.ws === session.ws);
+      if (state) closeSocket(state, code, reason);
+      endSession(session, code); // not resumable, connected or not
+      return true;
+    },
     received,
     receivedFrom: (userId) => {
       const mine = [...recorders.values()].filter((r) => r.userId === userId);
@@ -729,7 +773,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         delayed: inFaults.delayed + outFaults.delayed,
       },
     }),
-    dave: (serverId) => dave?.status(serverId),
+    dave: (serverId, channelId) => dave?.status(serverId, channelId),
     speakAs,
     sendUdp: (userId, datagram) => {
       for (const s of sessions.values()) {
@@ -768,7 +812,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         ignoreHeartbeats = ignore;
       },
       corruptDaveWelcome: (userId, count = 1) => dave?.corruptWelcome(userId, count),
-      forceDaveDowngrade: (serverId, downgrade) => dave?.forceDowngrade(serverId, downgrade),
+      forceDaveDowngrade: (serverId, downgrade, channelId) => dave?.forceDowngrade(serverId, downgrade, channelId),
     },
     close: async () => {
       if (closed) return;

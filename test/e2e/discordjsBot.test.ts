@@ -2,7 +2,7 @@
  * examples/discordjsBot.ts offline: a discord.js v14 client against the main-gateway
  * emulator (gateway + REST) and the voice-server emulator, all in one child process. A
  * simulated user types /play (a 3 s 440 Hz tone), /stop after 1.5 s, /record while two
- * simulated users speak, and /stop.
+ * simulated users speak, /stop, /move to another channel and /leave.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { dominantFrequency, parseWav } from '../../src/testing';
 
 const ROOT = path.resolve(__dirname, '../..');
 const VOICE_CHANNEL = '300000000000000002';
+const MUSIC_CHANNEL = '300000000000000004';
 const ALICE = '200000000000000001';
 const BOB = '200000000000000002';
 
@@ -41,7 +42,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   );
 }
 
-test('discord.js bot, offline: /play joins and plays, /stop stops and leaves, /record writes a WAV per speaker', async () => {
+test('discord.js bot, offline: /play joins and plays, /stop stops, /record writes a WAV per speaker, /move moves, /leave leaves', async () => {
   const tone = path.join(dir, 'a440.wav');
   const made = spawnSync(findFfmpeg(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ac', '2', '-ar', '48000', tone]);
   expect(made.status).toBe(0);
@@ -52,11 +53,15 @@ test('discord.js bot, offline: /play joins and plays, /stop stops and leaves, /r
   expect({ code, context }).toEqual({ code: 0, context });
 
   // Logged in over the emulated REST + gateway, registered the commands, answered each one.
-  expect(stdout).toContain('[bot] logged in as rxvoice-bot; registered /play, /record, /stop');
+  expect(stdout).toContain('[bot] logged in as rxvoice-bot; registered /join, /play, /record, /move, /stop, /leave');
   expect(stdout).toContain('bot   › Playing a440.wav in General.');
   expect(stdout).toMatch(/alice › \/stop\n(?:\[bot\].*\n)*bot {3}› Stopped\.\n/);
-  // The main gateway saw op 4 join (not deafened: the bot listens) and, on /stop, op 4 leave.
-  expect(stdout).toContain(`[main gateway] op 4 from the bot: join ${VOICE_CHANNEL} (self_deaf false), leave\n`);
+  expect(stdout).toContain('bot   › Moved to Music.');
+  expect(stdout).toContain('bot   › Left Music.');
+  // The main gateway saw op 4 join (not deafened: the bot listens) — once: /record reused the
+  // connection — then the move and, on /leave, op 4 leave. Two voice sessions, one per channel.
+  expect(stdout).toContain(`[main gateway] op 4 from the bot: join ${VOICE_CHANNEL} (self_deaf false), join ${MUSIC_CHANNEL} (self_deaf false), leave\n`);
+  expect(stdout).toMatch(new RegExp(`voice sessions of the bot: 2: ${VOICE_CHANNEL} \\(ended 4014\\), ${MUSIC_CHANNEL} `));
 
   // The voice emulator got the tone — 1.5 s of it, not 3 s (/stop), then five silence frames.
   const received = /received from the bot: (\d+) ms of audio \((\d+) frames, the last (\d+) silence\), (\d+) Hz dominant, (\d+) decrypt failures, (\d+) lost/.exec(stdout);
@@ -82,5 +87,5 @@ test('discord.js bot, offline: /play joins and plays, /stop stops and leaves, /r
     expect(wav.pcm.length / 192).toBeGreaterThanOrEqual(900);
     expect(Math.abs(dominantFrequency(wav.pcm) - freq)).toBeLessThanOrEqual(2);
   }
-  expect(stdout).toContain('[main gateway] interaction responses: callback 5, edit, callback 5, edit, callback 5, edit, callback 5, edit');
+  expect(stdout).toContain(`[main gateway] interaction responses: ${Array(6).fill('callback 5, edit').join(', ')}\n`);
 }, 30_000);

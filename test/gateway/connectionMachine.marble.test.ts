@@ -262,6 +262,61 @@ describe('connection machine (marble tests, no sockets)', () => {
     });
   });
 
+  describe('following a main gateway (gatewayGraceMs): 4014 waits for a move or the end', () => {
+    const following = { ...config, gatewayGraceMs: 30 };
+
+    test('moved: 4014 -> reconnecting; the channel and the new server arrive -> a fresh IDENTIFY there -> ready', () => {
+      const ts = newScheduler();
+      ts.run((helpers) => {
+        const { drivers, h } = setup(helpers, ts, ['o-h-r--s-k', 'o-h-r--s']);
+        const m = startConnectionMachine(initialConnectionModel(following), drivers, ts);
+        ts.schedule(() => m.stop(), 55); // before unanswered heartbeats on socket 1 matter
+        helpers.cold('15ms a 4ms b', {
+          a: { type: 'session-update', sessionId: 's', channelId: 'c2', at: 15 },
+          b: { type: 'server-update', url: 'wss://moved/?v=8', endpoint: 'moved', token: 't2', at: 20 },
+        } as Record<string, ConnectionEvent>).subscribe((e) => m.dispatch(e));
+        helpers.expectObservable(statuses(m.model$), '^ 50ms !').toBe('i---dp-r-w 10ms i---dp-r', S);
+        ts.flush();
+        expect(h.urls).toEqual(['wss://voice.test/?v=8', 'wss://moved/?v=8']);
+        expect(h.sent.filter((x) => x.msg.op === 0).map((x) => [x.socket, (x.msg.d as { token: string }).token])).toEqual([
+          [0, 't'],
+          [1, 't2'],
+        ]);
+        expect(m.model.config.channelId).toBe('c2');
+        expect(m.model.awaitingGateway).toBeNull();
+      });
+    });
+
+    test('no word from the main gateway: disconnected (CLOSED 4014) after exactly the grace, no retry', () => {
+      const ts = newScheduler();
+      ts.run((helpers) => {
+        const { drivers, h } = setup(helpers, ts, ['o-h-r--s-k']);
+        const m = startConnectionMachine(initialConnectionModel(following), drivers, ts);
+        ts.schedule(() => m.stop(), 300);
+        helpers.expectObservable(statuses(m.model$), '^ 250ms !').toBe('i---dp-r-w 29ms x', S);
+        ts.flush();
+        const s = m.model.state;
+        expect(s.status === 'disconnected' && [s.error.code, s.error.closeCode]).toEqual(['CLOSED', 4014]);
+        expect(s.status === 'disconnected' && s.error.message).toMatch(/neither moved nor ended/);
+        expect(h.urls).toHaveLength(1);
+      });
+    });
+
+    test('disconnected by a moderator: 4014, then destroy with its reason; nothing reconnects', () => {
+      const ts = newScheduler();
+      ts.run((helpers) => {
+        const { drivers, h } = setup(helpers, ts, ['o-h-r--s-k']);
+        const m = startConnectionMachine(initialConnectionModel(following), drivers, ts);
+        ts.schedule(() => m.stop(), 300);
+        helpers.cold('15ms d', { d: { type: 'destroy', reason: 'disconnected-by-server', at: 15 } } as Record<string, ConnectionEvent>).subscribe((e) => m.dispatch(e));
+        helpers.expectObservable(statuses(m.model$), '^ 250ms !').toBe('i---dp-r-w 5ms z', S);
+        ts.flush();
+        expect(m.model.state).toEqual({ status: 'destroyed', reason: 'disconnected-by-server' });
+        expect(h.urls).toHaveLength(1);
+      });
+    });
+  });
+
   test('stale socket events, junk frames and unknown ops change nothing', () => {
     const ts = newScheduler();
     ts.run((helpers) => {
@@ -329,9 +384,9 @@ describe('connection reducer (pure transitions)', () => {
     expect(late.state.status === 'disconnected' && late.state.error.code).toBe('RECONNECT_FAILED');
   });
 
-  test('destroyed is final', () => {
+  test('destroyed is final; its reason defaults to destroy-called', () => {
     const d = reduceConnection(ready(), { type: 'destroy', at: 0 });
-    expect(d.state.status).toBe('destroyed');
+    expect(d.state).toEqual({ status: 'destroyed', reason: 'destroy-called' });
     expect(reduceConnection(d, { type: 'rejoin', at: 1 })).toBe(d);
   });
 });

@@ -59,6 +59,11 @@ export class DaveTestClient {
   lastSeq = -1;
   private creds: { serverId: string; sessionId: string; token: string } | null = null;
 
+  /** The voice session id it identified with. */
+  get sessionId(): string {
+    return this.creds?.sessionId ?? '';
+  }
+
   private constructor(
     public gw: RawGatewayClient,
     readonly opts: DaveTestClientOptions,

@@ -233,7 +233,7 @@ describe('voiceSink (marbles, fake connection)', () => {
     const ts = newScheduler();
     ts.run(({ cold, expectObservable }) => {
       const f = fakeConnection(ts);
-      cold('50ms d').subscribe(() => f.state$.next({ status: 'destroyed' }));
+      cold('50ms d').subscribe(() => f.state$.next({ status: 'destroyed', reason: 'destroy-called' }));
       const out = frames(100).pipe(voiceSink(f.conn, { scheduler: ts, progressEveryMs: 1e9 }), map((p) => p.status));
       expectObservable(out).toBe('p 49ms (e#)', { p: 'playing', e: 'ended' }, expect.objectContaining({ code: 'CONNECTION_CLOSED' }));
     });

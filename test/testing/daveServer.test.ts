@@ -5,15 +5,7 @@ import { generateTone, startVoiceServer, type VoiceServer, type VoiceServerEvent
 import { describeRun, lineOf, startDjsClient } from '../conformance/djsChild';
 import { DaveTestClient } from '../helpers/daveTestClient';
 import { RawGatewayClient } from '../helpers/rawGatewayClient';
-
-/** Polls `check` until it is true (or throws after `timeoutMs`, with `what` and the last state). */
-async function until(check: () => boolean, what: () => string, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../helpers/until';
 
 let nextId = 100n;
 const snowflake = (): string => String(1_100_000_000_000_000_000n + nextId++);
@@ -35,9 +27,9 @@ describe('DAVE voice server (emulator) with @snazzah/davey clients', () => {
   });
 
   const channels = new Set<string>();
-  const join = async (serverId: string, dave = 1): Promise<DaveTestClient> => {
+  const join = async (serverId: string, dave = 1, channelId?: string, userId = snowflake()): Promise<DaveTestClient> => {
     channels.add(serverId);
-    const c = await DaveTestClient.connect(server, { userId: snowflake(), serverId, dave });
+    const c = await DaveTestClient.connect(server, { userId, serverId, dave, channelId });
     clients.push(c);
     return c;
   };
@@ -46,16 +38,16 @@ describe('DAVE voice server (emulator) with @snazzah/davey clients', () => {
     clients.splice(clients.indexOf(c), 1);
   };
 
-  const describeState = (serverId: string, cs: DaveTestClient[]): string =>
+  const describeState = (serverId: string, cs: DaveTestClient[], channelId?: string): string =>
     JSON.stringify({
-      server: server.dave(serverId),
+      server: server.dave(serverId, channelId),
       clients: cs.map((c) => ({ u: c.userId, ready: c.ready, epoch: String(c.session?.epoch), code: c.privacyCode, errors: c.errors, log: c.log })),
     });
 
   /** Every client ready, on the server's epoch, same privacy code, no pending transitions, leaf indexes as the server tracks them. */
-  const settled = async (serverId: string, cs: DaveTestClient[]): Promise<void> => {
+  const settled = async (serverId: string, cs: DaveTestClient[], channelId?: string): Promise<void> => {
     await until(() => {
-      const st = server.dave(serverId);
+      const st = server.dave(serverId, channelId);
       if (!st?.established || st.members.length !== cs.length || st.pending.length > 0) return false;
       const code = cs[0].privacyCode;
       return cs.every(
@@ -67,7 +59,7 @@ describe('DAVE voice server (emulator) with @snazzah/davey clients', () => {
           c.pendingTransitions.size === 0 &&
           st.leaves[c.userId] === c.session.ownLeafIndex,
       );
-    }, () => describeState(serverId, cs));
+    }, () => describeState(serverId, cs, channelId));
     for (const c of cs) expect(c.errors).toEqual([]);
   };
 
@@ -309,6 +301,33 @@ describe('DAVE voice server (emulator) with @snazzah/davey clients', () => {
     } finally {
       await strict.close();
     }
+  });
+
+  test('two channels of one guild have separate groups; a member moved out (endSession, 4014) leaves its group and joins the other', async () => {
+    const guild = snowflake();
+    const [one, two] = [snowflake(), snowflake()];
+    const a = await join(guild, 1, one);
+    const b = await join(guild, 1, one);
+    const c = await join(guild, 1, two);
+    const d = await join(guild, 1, two);
+    await settled(guild, [a, b], one);
+    await settled(guild, [c, d], two);
+    expect(server.dave(guild, one)!.channelId).toBe(one);
+    expect(a.privacyCode).not.toBe(c.privacyCode);
+    expect(a.connected).toEqual(new Set([b.userId])); // op 11 only within the channel
+    // b is moved to channel two: its session ends with 4014, then it identifies there.
+    expect(server.endSession(b.sessionId)).toBe(true);
+    expect(await b.gw.waitForClose()).toBe(4014);
+    clients.splice(clients.indexOf(b), 1);
+    b.close();
+    const moved = await join(guild, 1, two, b.userId);
+    await settled(guild, [c, d, moved], two);
+    await until(() => !server.dave(guild, one)!.members.includes(b.userId), () => describeState(guild, [a], one));
+    expect(server.sessionHistory(b.userId).map((s) => [s.channelId, s.endCode])).toEqual([
+      [one, 4014],
+      [two, null],
+    ]);
+    expect(server.endSession(b.sessionId)).toBe(false); // already ended
   });
 
   test('no internal errors in the DAVE layer', () => {

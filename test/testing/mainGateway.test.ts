@@ -4,6 +4,8 @@ import { GatewayIntentBits, type APIGatewayBotInfo, type GatewayDispatchPayload 
 import { filter, firstValueFrom } from 'rxjs';
 import WebSocket from 'ws';
 import { startMainGateway, startVoiceServer, type MainGateway, type VoiceServer } from '../../src/testing';
+import { RawGatewayClient } from '../helpers/rawGatewayClient';
+import { until } from '../helpers/until';
 
 const TOKEN = 'main-gateway-test-token';
 const GUILD = '400000000000000001';
@@ -233,3 +235,103 @@ test('rest: token-checked gateway/bot and users/@me; commands bulk overwrite; in
     await g.close();
   }
 });
+
+test('moves and disconnects: op 4 to another channel ends the voice session (4014) then both updates, with that channel\'s voice server; flags only: a state update; setVoiceState drags or disconnects the bot; channel options resolve', async () => {
+  const BOT = '400000000000000099';
+  const [ONE, TWO, TEXT] = ['400000000000000011', '400000000000000012', '400000000000000013'];
+  const other = await startVoiceServer({ tls: voice.tls });
+  const g = await startMainGateway({
+    token: TOKEN,
+    botUserId: BOT,
+    voiceServer: voice,
+    rest: true,
+    guilds: [{ id: GUILD, channels: [{ id: ONE }, { id: TWO, voiceServer: other }, { id: TEXT, type: 'text' }] }],
+  });
+  const ws = new WebSocket(`${g.url}?v=10&encoding=json`);
+  const dispatches: { t: string; d: Record<string, unknown> }[] = [];
+  ws.on('message', (m) => {
+    const msg = JSON.parse(m.toString()) as { op: number; t: string; d: Record<string, unknown> };
+    if (msg.op === 0) dispatches.push(msg);
+  });
+  const voiceClients: RawGatewayClient[] = [];
+  try {
+    await once(ws, 'open');
+    ws.send(JSON.stringify(identify(GatewayIntentBits.Guilds | GatewayIntentBits.GuildVoiceStates)));
+    await until(() => dispatches.some((d) => d.t === 'GUILD_CREATE'));
+    const since = (n: number) => dispatches.slice(n).map((d) => [d.t, d.t === 'VOICE_SERVER_UPDATE' ? d.d.endpoint : d.d.channel_id]);
+    const op4 = async (channel_id: string | null, self_mute = false, expected = 2): Promise<number> => {
+      const n = dispatches.length;
+      ws.send(JSON.stringify({ op: 4, d: { guild_id: GUILD, channel_id, self_mute, self_deaf: false } }));
+      await until(() => dispatches.length >= n + expected);
+      return n;
+    };
+    /** The bot's voice client identifies with what the last updates said; resolves with it. */
+    const connectVoiceClient = async (server: VoiceServer): Promise<RawGatewayClient> => {
+      const state = dispatches.filter((d) => d.t === 'VOICE_STATE_UPDATE').at(-1)!.d;
+      const update = dispatches.filter((d) => d.t === 'VOICE_SERVER_UPDATE').at(-1)!.d;
+      const c = await RawGatewayClient.connect(server.wsUrl);
+      voiceClients.push(c);
+      c.send(0, { server_id: GUILD, user_id: BOT, session_id: state.session_id, token: update.token });
+      await c.waitFor(2);
+      return c;
+    };
+
+    let n = await op4(ONE);
+    expect(since(n)).toEqual([
+      ['VOICE_STATE_UPDATE', ONE],
+      ['VOICE_SERVER_UPDATE', voice.endpoint],
+    ]);
+    const first = await connectVoiceClient(voice);
+    expect(voice.clients().find((c) => c.userId === BOT)?.channelId).toBe(ONE);
+
+    n = await op4(ONE, true, 1); // self-mute only
+    await sleep(50);
+    expect(since(n)).toEqual([['VOICE_STATE_UPDATE', ONE]]);
+
+    n = await op4(TWO); // the bot moves itself: another channel, on another voice server
+    expect(await first.waitForClose()).toBe(4014);
+    expect(since(n)).toEqual([
+      ['VOICE_STATE_UPDATE', TWO],
+      ['VOICE_SERVER_UPDATE', other.endpoint],
+    ]);
+    const second = await connectVoiceClient(other);
+    expect(other.clients().find((c) => c.userId === BOT)?.channelId).toBe(TWO);
+
+    n = dispatches.length; // a moderator drags it back to ONE
+    g.setVoiceState(GUILD, BOT, ONE);
+    expect(await second.waitForClose()).toBe(4014);
+    await until(() => dispatches.length >= n + 2);
+    expect(since(n)).toEqual([
+      ['VOICE_STATE_UPDATE', ONE],
+      ['VOICE_SERVER_UPDATE', voice.endpoint],
+    ]);
+    const third = await connectVoiceClient(voice);
+    expect(voice.sessionHistory(BOT).map((s) => [s.channelId, s.endCode])).toEqual([
+      [ONE, 4014],
+      [ONE, null],
+    ]);
+
+    n = dispatches.length; // and disconnects it
+    g.setVoiceState(GUILD, BOT, null);
+    expect(await third.waitForClose()).toBe(4014);
+    await until(() => dispatches.length >= n + 1);
+    await sleep(50);
+    expect(since(n)).toEqual([['VOICE_STATE_UPDATE', null]]);
+    expect(g.sessions()[0].voiceChannels).toEqual({ [GUILD]: null });
+
+    // A channel option arrives with the channel in `resolved`, as on Discord.
+    const json = { authorization: `Bot ${TOKEN}`, 'content-type': 'application/json' };
+    const move = { name: 'move', description: 'Move', options: [{ type: 7, name: 'channel', description: 'Where', required: true }] };
+    await fetch(`${g.restUrl}/v10/applications/${BOT}/commands`, { method: 'PUT', headers: json, body: JSON.stringify([move]) });
+    expect(() => g.interact({ name: 'move', options: { channel: '1' }, guildId: GUILD, userId: '400000000000000050' })).toThrow(/channel id/);
+    const h = g.interact({ name: 'move', options: { channel: TWO }, guildId: GUILD, userId: '400000000000000050' });
+    await until(() => dispatches.some((d) => d.t === 'INTERACTION_CREATE' && d.d.id === h.id));
+    const data = dispatches.find((d) => d.t === 'INTERACTION_CREATE' && d.d.id === h.id)!.d.data;
+    expect(data).toMatchObject({ options: [{ name: 'channel', type: 7, value: TWO }], resolved: { channels: { [TWO]: { id: TWO, type: 2, permissions: expect.any(String) } } } });
+  } finally {
+    for (const c of voiceClients) c.close();
+    ws.close(1000);
+    await g.close();
+    await other.close();
+  }
+}, 15_000);

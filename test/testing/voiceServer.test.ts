@@ -154,6 +154,35 @@ describe('voice server emulator: gateway', () => {
     expect((await ga.waitFor(13)).d).toEqual({ user_id: b.userId });
     ga.close();
   });
+
+  test('channels of one guild are separate; endSession (a move or a kick): 4014, op 13 in its channel only, no RESUME, the token is forgotten', async () => {
+    const inChannel = (n: string, channelId: string) => ({ ...creds(n), channelId });
+    const [a, b, c] = [inChannel('ch-a', 'one'), inChannel('ch-b', 'one'), inChannel('ch-c', 'two')];
+    const gws: RawGatewayClient[] = [];
+    for (const x of [a, b, c]) {
+      server.registerSession(x);
+      const gw = await RawGatewayClient.connect(server.wsUrl);
+      gw.send(0, identify(x));
+      await gw.waitFor(2);
+      gws.push(gw);
+    }
+    const [ga, gb, gc] = gws;
+    expect((await ga.waitFor(11)).d).toEqual({ user_ids: [b.userId] });
+    expect(server.clients().find((x) => x.userId === c.userId)?.channelId).toBe('two');
+    expect(server.endSession(b.sessionId)).toBe(true);
+    expect(await gb.waitForClose()).toBe(4014);
+    expect((await ga.waitFor(13)).d).toEqual({ user_id: b.userId });
+    await sleep(50);
+    expect(gc.messages.filter((m) => m.op === 11 || m.op === 13)).toEqual([]); // channel two heard nothing of one
+    await expectClose(4006, (gw) => gw.send(7, { server_id: b.serverId, session_id: b.sessionId, token: b.token, seq_ack: 1 }));
+    await expectClose(4004, (gw) => gw.send(0, identify(b)));
+    expect(server.sessionHistory(b.userId)).toEqual([
+      expect.objectContaining({ channelId: 'one', sessionId: b.sessionId, endCode: 4014, endedAt: expect.any(Number) }),
+    ]);
+    expect(server.endSession(b.sessionId)).toBe(false);
+    ga.close();
+    gc.close();
+  });
 });
 
 describe('voice server emulator: UDP media', () => {

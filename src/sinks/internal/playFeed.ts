@@ -273,7 +273,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
       if (s.status === 'destroyed' || s.status === 'disconnected') {
         feed.stop();
         finish(
-          new RxVoiceError('CONNECTION_CLOSED', `the voice connection is ${s.status}; playback stopped`, {
+          new RxVoiceError('CONNECTION_CLOSED', `the voice connection is ${s.status === 'destroyed' ? `destroyed (${s.reason})` : s.status}; playback stopped`, {
             cause: s.status === 'disconnected' ? s.error : undefined,
           }),
         );

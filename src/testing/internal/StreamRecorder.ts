@@ -41,6 +41,7 @@ export class StreamRecorder {
   constructor(
     readonly ssrc: number,
     readonly userId: string,
+    readonly channelId: string,
     readonly mode: string,
     decode: boolean,
     private readonly maxKeptFrames: number,
@@ -133,6 +134,7 @@ export class StreamRecorder {
     return {
       ssrc: this.ssrc,
       userId: this.userId,
+      channelId: this.channelId,
       mode: this.mode,
       frames: this.frames,
       silenceFrames: this.silenceFrames,

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as http from 'node:http';
 import {
+  ApplicationCommandOptionType,
   ApplicationCommandType,
   ApplicationIntegrationType,
   GatewayDispatchEvents,
@@ -22,6 +23,7 @@ import {
   type APIChannel,
   type APIChatInputApplicationCommandGuildInteraction,
   type APIGatewayBotInfo,
+  type APIInteractionDataResolvedChannel,
   type APIMessage,
   type APIUser,
   type RESTPostAPIInteractionCallbackWithResponseResult,
@@ -270,9 +272,16 @@ export function createRestApi(ctx: RestContext): RestApi {
     for (const o of declared) {
       if ('required' in o && o.required && !(o.name in given)) throw new Error(`interact: /${command.name} needs option "${o.name}"`);
     }
+    // Channel options carry the channel id; the channel itself goes in `resolved`, as on Discord.
+    const resolvedChannels: Record<string, APIInteractionDataResolvedChannel> = {};
     const dataOptions = Object.entries(given).map(([name, value]): APIApplicationCommandInteractionDataBasicOption => {
       const def = declared.find((o) => o.name === name);
       if (!def) throw new Error(`interact: /${command.name} has no option "${name}"`);
+      if (def.type === ApplicationCommandOptionType.Channel) {
+        const target = guild.channels.find((c) => c.id === value);
+        if (!target) throw new Error(`interact: option "${name}" of /${command.name} must be a channel id of guild ${options.guildId}`);
+        resolvedChannels[target.id] = { ...target, permissions: PERMISSIONS } as APIInteractionDataResolvedChannel;
+      }
       return { name, type: def.type, value } as APIApplicationCommandInteractionDataBasicOption;
     });
 
@@ -289,6 +298,7 @@ export function createRestApi(ctx: RestContext): RestApi {
         name: command.name,
         type: ApplicationCommandType.ChatInput,
         ...(dataOptions.length > 0 ? { options: dataOptions } : {}),
+        ...(Object.keys(resolvedChannels).length > 0 ? { resolved: { channels: resolvedChannels } } : {}),
         ...(command.guild_id ? { guild_id: command.guild_id } : {}),
       },
       guild: { id: options.guildId, locale: Locale.EnglishUS, features: [] },

@@ -9,8 +9,8 @@ import { parseCommitWelcome, snowflakeBytes, validateKeyPackage, varBytes, welco
 export interface DaveLink {
   readonly userId: string;
   readonly serverId: string;
-  /** Channel id from the registered credentials (MLS group id); defaults to `serverId`. */
-  readonly channelId: string | undefined;
+  /** Channel id from the registered credentials (MLS group id; the emulator passes `serverId` when none was registered). */
+  readonly channelId: string;
   /** `max_dave_protocol_version` from IDENTIFY. */
   readonly maxVersion: number;
   /** Sends a JSON message with a `seq` (kept for RESUME replay). */
@@ -40,7 +40,10 @@ interface Transition {
   timer: NodeJS.Timeout | null;
 }
 
-/** Per channel (serverId) DAVE state. Every mutation runs in `queue`, in arrival order. */
+/** The key of a channel: a guild's channels are separate calls with separate groups. */
+const channelKey = (serverId: string, channelId: string): string => `${serverId}/${channelId}`;
+
+/** Per channel DAVE state. Every mutation runs in `queue`, in arrival order. */
 class Channel {
   readonly links = new Map<string, LinkState>();
   /** Users connected without DAVE support (force the channel to protocol 0). */
@@ -154,13 +157,13 @@ export class DaveCoordinator {
 
   /** `dave_protocol_version` for this client's SESSION_DESCRIPTION. */
   protocolFor(link: DaveLink): number {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     return ch && link.maxVersion >= 1 ? ch.protocol : 0;
   }
 
   /** After SESSION_DESCRIPTION: op 25, then (initial group creation) the in-flight Adds. */
   described(link: DaveLink): void {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     const st = ch?.links.get(link.userId);
     if (!ch || !st || st.link !== link || st.described) return;
     st.described = true;
@@ -177,7 +180,7 @@ export class DaveCoordinator {
 
   /** The session ended (not on a resumable disconnect). */
   leave(link: DaveLink): void {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     if (!ch || ch.links.get(link.userId)?.link !== link) return;
     ch.links.delete(link.userId);
     const withoutDave = ch.nonDave.delete(link.userId);
@@ -196,7 +199,7 @@ export class DaveCoordinator {
 
   /** Op 26. */
   keyPackage(link: DaveLink, payload: Buffer): void {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     if (!ch) return;
     this.enqueue(ch, async () => {
       const u = link.userId;
@@ -224,7 +227,7 @@ export class DaveCoordinator {
 
   /** Op 28. */
   commitWelcome(link: DaveLink, payload: Buffer): void {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     if (!ch) return;
     this.enqueue(ch, async () => {
       const u = link.userId;
@@ -280,7 +283,7 @@ export class DaveCoordinator {
 
   /** Op 23. */
   transitionReady(link: DaveLink, transitionId: number): void {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     if (!ch) return;
     this.enqueue(ch, async () => {
       const t = ch.transitions.get(transitionId);
@@ -290,7 +293,7 @@ export class DaveCoordinator {
 
   /** Op 31: the client could not process a commit or welcome. */
   invalidCommitWelcome(link: DaveLink, transitionId: number): void {
-    const ch = this.channels.get(link.serverId);
+    const ch = this.channelOf(link);
     if (!ch) return;
     this.enqueue(ch, async () => {
       const u = link.userId;
@@ -309,8 +312,11 @@ export class DaveCoordinator {
 
   // ---- observability and faults -----------------------------------------------------------
 
-  status(serverId?: string): DaveStatus | undefined {
-    const ch = serverId === undefined ? this.channels.values().next().value : this.channels.get(serverId);
+  status(serverId?: string, channelId?: string): DaveStatus | undefined {
+    const ch =
+      serverId !== undefined && channelId !== undefined
+        ? this.channels.get(channelKey(serverId, channelId))
+        : [...this.channels.values()].find((c) => serverId === undefined || c.serverId === serverId);
     if (!ch) return undefined;
     const g = ch.group;
     const members = [...g.members.entries()].sort((a, b) => a[1] - b[1]).map(([u]) => u);
@@ -340,16 +346,17 @@ export class DaveCoordinator {
     else this.corrupt.delete(userId);
   }
 
-  /** Forces the channel to protocol 0 (as if a client without DAVE were there) or lets it upgrade back. */
-  forceDowngrade(serverId: string, downgrade: boolean): void {
-    const ch = this.channels.get(serverId);
-    if (!ch) return;
-    ch.forcedDowngrade = downgrade;
-    if (downgrade && ch.protocol === 1) {
-      ch.protocol = 0;
-      this.enqueue(ch, () => this.downgrade(ch));
-    } else if (!downgrade) {
-      this.enqueue(ch, () => this.maybeUpgrade(ch));
+  /** Forces the guild's channels (or one) to protocol 0 (as if a client without DAVE were there) or lets them upgrade back. */
+  forceDowngrade(serverId: string, downgrade: boolean, channelId?: string): void {
+    for (const ch of this.channels.values()) {
+      if (ch.serverId !== serverId || (channelId !== undefined && ch.channelId !== channelId)) continue;
+      ch.forcedDowngrade = downgrade;
+      if (downgrade && ch.protocol === 1) {
+        ch.protocol = 0;
+        this.enqueue(ch, () => this.downgrade(ch));
+      } else if (!downgrade) {
+        this.enqueue(ch, () => this.maybeUpgrade(ch));
+      }
     }
   }
 
@@ -363,15 +370,21 @@ export class DaveCoordinator {
 
   // ---- internals --------------------------------------------------------------------------
 
+  /** The link's channel, if a client of it joined. */
+  private channelOf(link: DaveLink): Channel | undefined {
+    return this.channels.get(channelKey(link.serverId, link.channelId));
+  }
+
   private channelFor(link: DaveLink): Channel {
-    let ch = this.channels.get(link.serverId);
+    const key = channelKey(link.serverId, link.channelId);
+    let ch = this.channels.get(key);
     if (!ch) {
-      const channelId = link.channelId ?? link.serverId;
+      const channelId = link.channelId;
       // The group id is the channel id as a big-endian u64 (libdave/davey); non-snowflake ids get
       // a stable 8-byte stand-in (no DAVE client could join such a channel anyway).
       const groupId = snowflakeBytes(channelId) ?? createHash('sha256').update(channelId).digest().subarray(0, 8);
       ch = new Channel(link.serverId, channelId, new DaveGroup(groupId, this.externalSender), link.maxVersion >= 1 ? 1 : 0);
-      this.channels.set(link.serverId, ch);
+      this.channels.set(key, ch);
     }
     return ch;
   }
