@@ -156,7 +156,7 @@ describe('connectVoice against the emulator', () => {
     await conn.ready(5000);
     const speaking = firstValueFrom(conn.speaking$);
     await server.speakAs({ userId: 'alice', ssrc: 999, source: { tone: { frequency: 440, durationMs: 100 } }, leaveAfter: true, serverId: 'guild-speak' });
-    expect(await speaking).toEqual({ userId: 'alice', ssrc: 999, speaking: 1 });
+    expect(await speaking).toEqual({ userId: 'alice', ssrc: 999, speaking: 1, receivedAt: expect.any(Number) });
     await sleep(50);
     const clients = await firstValueFrom(conn.clients$);
     expect(clients.has('alice')).toBe(false); // left after speaking (op 13)
