@@ -19,7 +19,8 @@ export interface CommonArgs {
 
 export interface PlayArgs extends CommonArgs {
   command: 'play';
-  input: string;
+  /** Files or URLs, played in a row (gapless). */
+  inputs: string[];
   volume: number | null;
   seekMs: number;
   filter: string | null;
@@ -42,7 +43,7 @@ export type CliArgs =
 export const USAGE = `rxvoice: play into and record from a Discord voice channel
 
 Usage:
-  rxvoice play   --guild ID --channel ID [--token TOKEN] <file|url> [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
+  rxvoice play   --guild ID --channel ID [--token TOKEN] <file|url>... [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
   rxvoice record --guild ID --channel ID [--token TOKEN] [--out DIR] [--format wav|ogg] [--duration 60s]
   rxvoice report            versions of rxvoice's dependencies, ffmpeg and the active crypto
   rxvoice --help | --version
@@ -55,9 +56,10 @@ Options:
   --verbose         log main-gateway and voice-connection events to stderr
 
 play:
-  <file|url>        anything ffmpeg reads; Ogg/WebM Opus files are sent without re-encoding
+  <file|url>...     anything ffmpeg reads, one after the other without gaps; Ogg/WebM Opus
+                    files are sent without re-encoding; a file that fails is reported and skipped
   --volume GAIN     linear gain, e.g. 0.8 (default 1)
-  --seek TIME       start position: 90, 90s, 1:30, 1:02:03.5, 500ms
+  --seek TIME       start position in the first input: 90, 90s, 1:30, 1:02:03.5, 500ms
   --filter CHAIN    an ffmpeg audio filter chain (-af), e.g. 'bass=g=5,atempo=1.25'
   Prints a progress line (position / duration, frames late). Ctrl-C stops cleanly: five
   silence frames, leave the channel, exit 0 (a second Ctrl-C exits at once).
@@ -166,9 +168,9 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
 
   if (command === 'play') {
     if (rest.length === 0) throw bad('play needs a file or URL');
-    if (rest.length > 1) throw bad(`play takes one file or URL, got ${rest.length}`);
-    const input = rest[0];
-    if (!isUrl(input)) {
+    const inputs = rest;
+    for (const input of inputs) {
+      if (isUrl(input)) continue;
       if (!existsSync(input)) throw new CliError('INPUT_FAILED', `no such file: ${input}`);
       if (!statSync(input).isFile()) throw new CliError('INPUT_FAILED', `not a file: ${input}`);
     }
@@ -187,7 +189,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     }
     const filter = values.filter ?? null;
     if (filter !== null && filter.trim() === '') throw bad('--filter must not be empty');
-    return { command: 'play', ...common, input, volume, seekMs, filter };
+    return { command: 'play', ...common, inputs, volume, seekMs, filter };
   }
 
   if (rest.length > 0) throw bad(`record takes no positional arguments, got ${JSON.stringify(rest[0])}`);

@@ -2,7 +2,7 @@
 /**
  * `rxvoice`: play a file into, or record from, a Discord voice channel.
  *
- *   rxvoice play   --guild ID --channel ID <file|url> [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
+ *   rxvoice play   --guild ID --channel ID <file|url>... [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
  *   rxvoice record --guild ID --channel ID [--out DIR] [--format wav|ogg] [--duration 60s]
  *
  * The token comes from `--token` or `DISCORD_TOKEN` and is never printed. The main
@@ -18,7 +18,7 @@ import { generateDependencyReport } from '../generateDependencyReport';
 import { parseCliArgs, USAGE, type CommonArgs, type PlayArgs, type RecordArgs } from './args';
 import { CliError } from './CliError';
 import { connectDiscordGateway, type DiscordGateway } from './discordGateway';
-import { preparePlay, probeDurationMs, runPlay } from './play';
+import { preparePlay, runPlay } from './play';
 import { runRecord } from './record';
 import { formatTime } from './time';
 
@@ -120,12 +120,11 @@ async function leave(gateway: DiscordGateway, conn: VoiceConnection): Promise<vo
 
 async function play(args: PlayArgs, io: Io, interrupts: Interrupts): Promise<number> {
   const ffmpegPath = await preparePlay(args);
-  const duration = ffmpegPath ? probeDurationMs(args.input, ffmpegPath) : Promise.resolve(null);
   const { gateway, conn, ready } = await join(args, io, true);
   try {
-    io.err(`joined (ssrc ${ready.ssrc}, ${ready.mode}); playing ${args.input}`);
+    io.err(`joined (ssrc ${ready.ssrc}, ${ready.mode}); playing ${args.inputs.join(', ')}`);
     let lastLength = 0;
-    const last = await runPlay(
+    const done = await runPlay(
       conn,
       args,
       {
@@ -138,11 +137,11 @@ async function play(args: PlayArgs, io: Io, interrupts: Interrupts): Promise<num
         info: (line) => io.err(`${io.tty ? '\n' : ''}${line}`),
         onInterrupt: (h) => interrupts.set(h),
       },
-      await duration,
+      ffmpegPath,
     );
     io.err(
-      `done: played ${formatTime(last.positionMs)} (${last.framesSent} frames, ${last.silenceFramesSent} silence frames, ` +
-        `${last.framesLate} late, ${last.underruns} underruns); leaving the channel`,
+      `done: played ${formatTime(done.playedMs)} (${done.framesSent} frames, ${done.silenceFramesSent} silence frames, ` +
+        `${done.framesLate} late, ${done.underruns} underruns${done.failed > 0 ? `, ${done.failed} input(s) failed` : ''}); leaving the channel`,
     );
     return 0;
   } finally {

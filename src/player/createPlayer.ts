@@ -98,6 +98,8 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
   let sessionStatus: PlaybackProgress['status'] = 'ended';
   let paused = false;
   let destroyed = false;
+  /** Where the last track ended, ms: the position reported until the next one starts. */
+  let endedAtMs = 0;
 
   const open = (track: Track<T>): Entry<T> => {
     const source = typeof track.source === 'string' ? audioSourceOf(track.source) : track.source;
@@ -130,6 +132,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     const c = current;
     if (!c) return;
     current = null;
+    endedAtMs = c.input.positionMs;
     c.input.dispose();
     events.next({ type: 'end', track: c.track, reason, positionMs: c.input.positionMs, ...(error !== undefined ? { error } : {}) });
   };
@@ -182,7 +185,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     const sub = playFeed(conn, () => feed, { ...options, control }).subscribe({
       next: (p) => {
         sessionStatus = p.status;
-        progress.next({ ...p, positionMs: current?.input.positionMs ?? 0 });
+        progress.next({ ...p, positionMs: current?.input.positionMs ?? endedAtMs });
       },
       error: (err: unknown) => {
         done = true;

@@ -34,7 +34,7 @@ test('play and record parse; the token comes from the flag or DISCORD_TOKEN', ()
     token: 'env-token',
     guildId: '1',
     channelId: '2',
-    input: FILE,
+    inputs: [FILE],
     volume: 0.8,
     seekMs: 90_000,
     filter: 'bass=g=5',
@@ -48,7 +48,7 @@ test('play and record parse; the token comes from the flag or DISCORD_TOKEN', ()
     outDir: 'recordings',
     dave: false,
   });
-  expect(parseCliArgs(['play', ...base, 'https://example.com/a.mp3'], { DISCORD_TOKEN: 't' })).toMatchObject({ input: 'https://example.com/a.mp3' });
+  expect(parseCliArgs(['play', ...base, 'https://example.com/a.mp3'], { DISCORD_TOKEN: 't' })).toMatchObject({ inputs: ['https://example.com/a.mp3'] });
   expect(parseCliArgs([], {})).toEqual({ command: 'help', topic: null });
 });
 
