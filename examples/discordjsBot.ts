@@ -2,11 +2,12 @@
  * A discord.js v14 bot that speaks and listens with rxvoice. Slash commands:
  *
  * - `/join`: joins your voice channel (or moves there);
- * - `/play <file>`: joins your voice channel — reusing the guild's connection — and plays a
- *   file of the media folder;
+ * - `/play <file>`: joins your voice channel — reusing the guild's connection — and queues a
+ *   file of the media folder on the guild's player (it plays at once if nothing is playing);
+ * - `/skip`: the next queued file, without a gap;
  * - `/record`: records one WAV file per speaker into a new folder, until `/stop`;
  * - `/move <channel>`: moves the bot to another voice channel; what it plays goes on there;
- * - `/stop`: stops playing and recording;
+ * - `/stop`: stops playing (and empties the queue) and recording;
  * - `/leave`: stops, and leaves the voice channel.
  *
  * One connection per guild, as with @discordjs/voice: every command calls `joinVoiceChannel`
@@ -39,19 +40,15 @@ import {
 } from 'discord.js';
 import { filter, firstValueFrom, lastValueFrom, mergeMap, skip, Subject, takeUntil, throwError, timeout, toArray } from 'rxjs';
 import {
-  createPlaybackControl,
-  ffmpegSource,
+  createPlayer,
   getVoiceConnection,
   getVoiceConnections,
   jitterBuffer,
   joinVoiceChannel,
   opusDecode,
-  opusEncode,
-  voiceSink,
   wavFileSink,
   type JoinOptions,
-  type PlaybackControl,
-  type PlaybackProgress,
+  type Player,
   type VoiceConnection,
   type WavFileResult,
 } from '../src';
@@ -63,6 +60,7 @@ export const commands = [
     .setName('play')
     .setDescription('Play an audio file in your voice channel')
     .addStringOption((o) => o.setName('file').setDescription('A file of the media folder').setRequired(true)),
+  new SlashCommandBuilder().setName('skip').setDescription('Skip to the next queued file'),
   new SlashCommandBuilder().setName('record').setDescription('Record everyone in your voice channel, one file per speaker, until /stop'),
   new SlashCommandBuilder()
     .setName('move')
@@ -89,22 +87,23 @@ export interface BotOptions {
 
 /** What the bot does in a guild besides being connected (the connection itself: `getVoiceConnection`). */
 interface GuildActivity {
-  playback: Playback | null;
+  /** The guild's queue of files (one player per connection). */
+  player: Player | null;
   recording: { dir: string; stop$: Subject<void>; files: Promise<WavFileResult[]> } | null;
 }
 
-/** A file playing into a connection. */
-export interface Playback {
-  control: PlaybackControl;
-  /** The last progress (null if nothing played); rejects if playback failed (e.g. the bot was disconnected). */
-  done: Promise<PlaybackProgress | null>;
-}
-
-/** `/play`: one file into one connection, with a control for `/stop`. */
-export function playFile(conn: VoiceConnection, file: string): Playback {
-  const control = createPlaybackControl();
-  const done = lastValueFrom(ffmpegSource(file).pipe(opusEncode(), voiceSink(conn, { control })), { defaultValue: null });
-  return { control, done };
+/**
+ * The queue `/play` adds to: a player on the connection that logs what it plays. It ends
+ * with the connection (an `error` event: e.g. a moderator disconnected the bot).
+ */
+export function createQueue(conn: VoiceConnection, log: (line: string) => void): Player {
+  const player = createPlayer(conn);
+  player.events$.subscribe((e) => {
+    if (e.type === 'end' && e.reason !== 'failed') log(`[bot] played ${e.track.title}: ${e.positionMs} ms (${e.reason})`);
+    else if (e.type === 'end') log(`[bot] could not play ${e.track.title}: ${e.error instanceof Error ? e.error.message : String(e.error)}`);
+    else if (e.type === 'error') log(`[bot] playback failed: ${e.error.message}`);
+  });
+  return player;
 }
 
 export interface Bot {
@@ -119,7 +118,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
   const activities = new Map<string, GuildActivity>();
   const activityOf = (guildId: string): GuildActivity => {
     let a = activities.get(guildId);
-    if (!a) activities.set(guildId, (a = { playback: null, recording: null }));
+    if (!a) activities.set(guildId, (a = { player: null, recording: null }));
     return a;
   };
   /** Connections whose end is being watched. */
@@ -138,7 +137,9 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       conn.state$.pipe(filter((s) => s.status === 'destroyed' || s.status === 'disconnected')).subscribe((s) => {
         log(`[bot] voice connection in ${guild.name} ended: ${s.status === 'destroyed' ? `destroyed (${s.reason})` : `disconnected (${s.error.message})`}`);
         if (s.status === 'disconnected') conn.destroy();
-        activities.get(guild.id)?.recording?.stop$.next();
+        const a = activities.get(guild.id);
+        a?.recording?.stop$.next();
+        if (a?.player?.state.status === 'idle') a.player.destroy(); // a busy one reports the end itself (an `error` event)
         activities.delete(guild.id);
       });
     }
@@ -151,20 +152,25 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     return conn;
   };
 
-  /** Stops playing and recording (staying in the channel); the recorded files. */
+  /** Stops playing (emptying the queue) and recording, staying in the channel; the recorded files. */
   const stop = async (guildId: string): Promise<WavFileResult[] | null> => {
     const a = activities.get(guildId);
-    if (!a || (!a.playback && !a.recording)) return null;
-    activities.delete(guildId);
-    a.playback?.control.stop(); // five silence frames, speaking off, the sink completes
-    a.recording?.stop$.next(); // each speaker's file is finished and closed
-    const [, files] = await Promise.all([a.playback?.done.catch(() => null), a.recording?.files.catch(() => []) ?? []]);
+    const playing = a?.player && a.player.state.status !== 'idle';
+    if (!a || (!playing && !a.recording)) return null;
+    const recording = a.recording;
+    a.recording = null;
+    const idle = a.player ? firstValueFrom(a.player.events$.pipe(filter((e) => e.type === 'idle')), { defaultValue: null }) : null;
+    if (playing) a.player?.stop(); // five silence frames, speaking off, the queue is emptied
+    recording?.stop$.next(); // each speaker's file is finished and closed
+    const [, files] = await Promise.all([playing ? idle : null, recording?.files.catch(() => []) ?? []]);
     return files;
   };
 
   /** Stops, then leaves (op 4 without a channel); false if not connected. */
   const leave = async (guildId: string): Promise<boolean> => {
     await stop(guildId);
+    activities.get(guildId)?.player?.destroy();
+    activities.delete(guildId);
     const conn = getVoiceConnection(guildId);
     conn?.destroy(); // getVoiceConnection(guildId) is undefined from now on
     return conn !== undefined;
@@ -225,21 +231,20 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       await i.deferReply();
       const conn = await connectTo(i.guild, channel.id);
       const activity = activityOf(i.guildId);
-      if (activity.playback) {
-        activity.playback.control.stop(); // one stream at a time: the previous one ends first
-        await activity.playback.done.catch(() => null);
+      activity.player ??= createQueue(conn, log);
+      const ahead = activity.player.state.track ? 1 + activity.player.state.queue.length : 0;
+      activity.player.enqueue({ source: file, title: path.basename(file) });
+      await i.editReply(ahead === 0 ? `Playing ${path.basename(file)} in ${channel.name}.` : `Queued ${path.basename(file)} (${ahead} ahead).`);
+    } else if (i.commandName === 'skip') {
+      const player = activities.get(i.guildId)?.player;
+      const current = player?.state.track;
+      if (!player || !current) {
+        await i.reply({ content: 'Nothing is playing.', flags: MessageFlags.Ephemeral });
+        return;
       }
-      const playback = playFile(conn, file);
-      activity.playback = playback;
-      playback.done
-        .then(
-          (p) => log(`[bot] played ${path.basename(file)}: ${p?.positionMs ?? 0} ms`),
-          (err: unknown) => log(`[bot] playback failed: ${err instanceof Error ? err.message : String(err)}`),
-        )
-        .finally(() => {
-          if (activity.playback === playback) activity.playback = null;
-        });
-      await i.editReply(`Playing ${path.basename(file)} in ${channel.name}.`);
+      player.skip();
+      const next = player.state.track;
+      await i.reply(next ? `Skipped ${current.title}; playing ${next.title}.` : `Skipped ${current.title}; the queue is empty.`);
     } else if (i.commandName === 'record') {
       await i.deferReply();
       const conn = await connectTo(i.guild, channel.id);

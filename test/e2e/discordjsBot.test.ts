@@ -53,7 +53,7 @@ test('discord.js bot, offline: /play joins and plays, /stop stops, /record write
   expect({ code, context }).toEqual({ code: 0, context });
 
   // Logged in over the emulated REST + gateway, registered the commands, answered each one.
-  expect(stdout).toContain('[bot] logged in as rxvoice-bot; registered /join, /play, /record, /move, /stop, /leave');
+  expect(stdout).toContain('[bot] logged in as rxvoice-bot; registered /join, /play, /skip, /record, /move, /stop, /leave');
   expect(stdout).toContain('bot   › Playing a440.wav in General.');
   expect(stdout).toMatch(/alice › \/stop\n(?:\[bot\].*\n)*bot {3}› Stopped\.\n/);
   expect(stdout).toContain('bot   › Moved to Music.');

@@ -130,13 +130,15 @@ async function expectMovedWhilePlaying(from: ReceivedStream, to: ReceivedStream,
   return { gapMs, lost };
 }
 
-test('/play twice in a row reuses one connection: one op 4, one voice session', async () => {
+test('/play twice in a row reuses one connection (one op 4, one voice session) and queues; /skip goes on to the next', async () => {
   expect(await command('play', { file: 'tone.wav' })).toBe('Playing tone.wav in General.');
   const conn = getVoiceConnection(GUILD);
   expect(conn?.state.status).toBe('ready');
   await sleep(300);
-  expect(await command('play', { file: 'tone.wav' })).toBe('Playing tone.wav in General.');
+  expect(await command('play', { file: 'tone.wav' })).toBe('Queued tone.wav (1 ahead).');
   expect(getVoiceConnection(GUILD)).toBe(conn);
+  await sleep(300);
+  expect(await command('skip')).toBe('Skipped tone.wav; playing tone.wav.');
   await sleep(300);
   expect(await command('stop')).toBe('Stopped.');
   expect(gateway.voiceStateRequests().map((r) => r.channel_id)).toEqual([GENERAL]);
@@ -156,7 +158,7 @@ test('/move while playing: audio resumes in Music within 1 s, DAVE active there,
   expect(conn.channelId).toBe(MUSIC);
   const packets = lastValueFrom((await heard).packets$.pipe(take(40), toArray(), timeout(5000))); // Carol decrypts the bot
   await played(3);
-  expect(logs.filter((l) => l.startsWith('[bot] played tone.wav')).at(-1)).toBe('[bot] played tone.wav: 3000 ms');
+  expect(logs.filter((l) => l.startsWith('[bot] played tone.wav')).at(-1)).toBe('[bot] played tone.wav: 3000 ms (finished)');
   expect(await packets).toHaveLength(40);
   const [general, music] = [GENERAL, MUSIC].map((ch) => botStreams(a).filter((s) => s.channelId === ch));
   expect([general.length, music.length]).toEqual([1, 1]);
