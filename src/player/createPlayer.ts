@@ -101,8 +101,9 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
   /** Where the last track ended, ms: the position reported until the next one starts. */
   let endedAtMs = 0;
 
-  const open = (track: Track<T>): Entry<T> => {
-    const source = typeof track.source === 'string' ? audioSourceOf(track.source) : track.source;
+  /** Starts reading `track` (from `seekMs` of it). */
+  const open = (track: Track<T>, seekMs = 0): Entry<T> => {
+    const source = typeof track.source === 'string' ? audioSourceOf(track.source, seekMs) : track.source;
     const entry: Entry<T> = {
       track,
       started: false,
@@ -116,6 +117,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
         options.onWarning,
       ),
     };
+    entry.input.baseMs = seekMs;
     entry.input.start();
     return entry;
   };
@@ -274,7 +276,18 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
         throw new RxVoiceError('INVALID_ARGUMENT', `player.seek: positionMs must be a finite number ≥ 0, got ${positionMs}`);
       }
       if (!current) promote();
-      current?.input.seek(positionMs);
+      const c = current;
+      if (!c) return;
+      if (typeof c.track.source === 'string') {
+        // A path or URL: read it again from there (ffmpeg's input seek), whether or not it was read to its end.
+        c.input.dispose();
+        const reopened = open(c.track, positionMs);
+        reopened.started = c.started;
+        current = reopened;
+        if (reopened.input.ended) prefetch();
+      } else {
+        c.input.seek(positionMs); // a demand seek request (rxvoice's sources honour it)
+      }
     },
     get state(): PlayerState<T> {
       const queue = [...(next ? [next.track] : []), ...pending];
@@ -299,7 +312,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
   };
 }
 
-/** A path or URL as Opus packets; a bad argument becomes the track's failure, not a throw. */
-function audioSourceOf(path: string): Observable<OpusPacket> {
-  return defer(() => audioSource(path));
+/** A path or URL as Opus packets (from `seekMs`); a bad argument becomes the track's failure, not a throw. */
+function audioSourceOf(path: string, seekMs: number): Observable<OpusPacket> {
+  return defer(() => audioSource(path, seekMs > 0 ? { seekMs } : {}));
 }

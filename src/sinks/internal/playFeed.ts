@@ -107,6 +107,8 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     let pendingSkip = 0;
     let finished = false;
     let granted = false;
+    /** Until the first tick that is not the previous owner's last one (see `onTick`). */
+    let handover = true;
     let stopClock = (): void => undefined;
 
     const emit = (force = false): void => {
@@ -195,8 +197,12 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
         p.framesLate += tick.skipped;
         if (speaking) pendingSkip += tick.skipped;
       }
-      // A sink that took the lane over in the same tick as the last one's final packet waits a tick.
-      if (tick.now - lane.lastSentAt < clock.frameMs / 2) return;
+      // A sink that took the lane over in the tick where the previous owner sent its last
+      // packet waits for the next tick (no two packets of one stream in one tick).
+      if (handover) {
+        if (tick.now - lane.lastSentAt < clock.frameMs / 2) return;
+        handover = false;
+      }
       const t = conn.transport; // a getter chain: read once per tick
       tickTransport = t;
       if (!t) {
