@@ -168,6 +168,8 @@ export function currentDemand(): FrameDemand | null {
  */
 export class DemandGate implements FrameDemand {
   private readonly attached = new Map<FrameDemand, Subscription>();
+  /** The attached demands as an array: `open` is read per frame, without an iterator. */
+  private demands: FrameDemand[] = [];
   private readonly changes = new Subject<void>();
   private readonly seeks = new Subject<number>();
   private disposed = false;
@@ -184,14 +186,15 @@ export class DemandGate implements FrameDemand {
   }
 
   get open(): boolean {
-    for (const demand of this.attached.keys()) if (!demand.open) return false;
+    const demands = this.demands;
+    for (let i = 0; i < demands.length; i++) if (!demands[i].open) return false;
     return true;
   }
 
   /** The least audio any attached consumer holds, ms (undefined: none says). */
   get bufferedMs(): number | undefined {
     let least: number | undefined;
-    for (const demand of this.attached.keys()) {
+    for (const demand of this.demands) {
       const b = demand.bufferedMs;
       if (b !== undefined && (least === undefined || b < least)) least = b;
     }
@@ -205,6 +208,8 @@ export class DemandGate implements FrameDemand {
 
   /** Follow `demand` too (idempotent). A completed demand is let go. */
   attach(demand: FrameDemand): void {
+    // Called for every frame a sink receives: the common case (already attached) must be cheap.
+    if (this.demands.length === 1 && this.demands[0] === demand) return;
     if (this.disposed || demand === this || this.attached.has(demand)) return;
     const sub = demand.changes$.subscribe({
       next: () => this.changes.next(),
@@ -212,11 +217,13 @@ export class DemandGate implements FrameDemand {
       complete: () => {
         this.attached.get(demand)?.unsubscribe();
         this.attached.delete(demand);
+        this.demands = [...this.attached.keys()];
       },
     });
     if (sub.closed) return; // already complete
     sub.add(demand.seek$.subscribe((ms) => this.seeks.next(ms)));
     this.attached.set(demand, sub);
+    this.demands = [...this.attached.keys()];
   }
 
   /** `subscriber.next(value)`, with this gate as the emitting gate while the frame travels downstream. */
@@ -236,6 +243,7 @@ export class DemandGate implements FrameDemand {
     this.disposed = true;
     for (const sub of this.attached.values()) sub.unsubscribe();
     this.attached.clear();
+    this.demands = [];
     this.changes.complete();
     this.seeks.complete();
   }

@@ -1,5 +1,4 @@
 import { lastValueFrom, toArray, type Observable } from 'rxjs';
-import { connectVoice, type VoiceConnection } from '../../src';
 import { mix } from '../../src/operators/mix';
 import { opusEncode } from '../../src/operators/opusEncode';
 import { volume } from '../../src/operators/volume';
@@ -8,13 +7,13 @@ import { voiceSink } from '../../src/sinks/voiceSink';
 import { AudioSourceError, FfmpegNotFoundError, ffmpegSource, findFfmpeg, oggOpusSource, webmOpusSource } from '../../src/sources';
 import { alignedSnr, dominantFrequency, frequencyPower, rms, startVoiceServer, type VoiceServer } from '../../src/testing';
 import { makeFixtures, type Fixtures } from '../sources/helpers';
+import { joinEmulator } from '../helpers/joinEmulator';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('playing into the emulator', () => {
   let server: VoiceServer;
   let fx: Fixtures;
-  let n = 0;
   beforeAll(async () => {
     fx = makeFixtures(['tone.wav', 'tone.mp3', 'tone.flac', 'tone.ogg', 'tone.webm', 'tone660.wav', 'chirp.wav', 'corrupt.mp3']);
     server = await startVoiceServer();
@@ -24,14 +23,7 @@ describe('playing into the emulator', () => {
     fx.remove();
   });
 
-  async function join(): Promise<{ conn: VoiceConnection; userId: string }> {
-    n++;
-    const c = { serverId: 'g', userId: `bot-${n}`, sessionId: `s-${n}`, token: `t-${n}` };
-    server.registerSession(c);
-    const conn = connectVoice({ endpoint: server.wsUrl, ...c, channelId: 'c', dave: false });
-    await conn.ready(5000);
-    return { conn, userId: c.userId };
-  }
+  const join = () => joinEmulator(server, 'bot');
 
   async function play(opus$: Observable<Buffer>, options: Parameters<typeof voiceSink>[1] = {}) {
     const { conn, userId } = await join();

@@ -6,7 +6,7 @@
  * consecutive tracks, and ffmpeg reads only about `leadMs` ahead, also while paused.
  */
 import { concat, concatMap, defer, filter, lastValueFrom, Observable, Subject, take, tap, toArray } from 'rxjs';
-import { connectVoice, type RxVoiceWarning, type VoiceConnection } from '../../src';
+import type { RxVoiceWarning } from '../../src';
 import { createHighResolutionClock } from '../../src/core/VoiceClock';
 import { opusEncode } from '../../src/operators/opusEncode';
 import { createPlayer, type PlayerEvent } from '../../src/player';
@@ -16,6 +16,7 @@ import { ffmpegSource, oggOpusSource } from '../../src/sources';
 import { dominantFrequency, startVoiceServer, type VoiceServer, type VoiceServerEvent } from '../../src/testing';
 import { opusTone } from '../helpers/opusTone';
 import { makeFixtures, type Fixtures } from '../sources/helpers';
+import { joinEmulator } from '../helpers/joinEmulator';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TEN = Array.from({ length: 10 }, (_, i) => `tone-${300 + 50 * i}-2s.mp3`);
@@ -23,7 +24,6 @@ const TEN = Array.from({ length: 10 }, (_, i) => `tone-${300 + 50 * i}-2s.mp3`);
 describe('queues through one voice connection', () => {
   let server: VoiceServer;
   let fx: Fixtures;
-  let n = 0;
   const events: VoiceServerEvent[] = [];
   beforeAll(async () => {
     fx = makeFixtures([
@@ -37,6 +37,7 @@ describe('queues through one voice connection', () => {
       'tone-440-3s.wav',
       'tone-660-3s.wav',
       'tone-880-3s.wav',
+      'twotone.flac',
       ...TEN,
     ]);
     server = await startVoiceServer();
@@ -47,14 +48,7 @@ describe('queues through one voice connection', () => {
     fx.remove();
   });
 
-  async function join(): Promise<{ conn: VoiceConnection; userId: string }> {
-    n++;
-    const c = { serverId: 'g', userId: `queue-${n}`, sessionId: `s-${n}`, token: `t-${n}` };
-    server.registerSession(c);
-    const conn = connectVoice({ endpoint: server.wsUrl, ...c, channelId: 'c', dave: false });
-    await conn.ready(5000);
-    return { conn, userId: c.userId };
-  }
+  const join = () => joinEmulator(server, 'queue');
 
   /** Plays `opus$` into a fresh connection; what the sink reported and what the emulator received. */
   async function play(opus$: Observable<Buffer>, options: Parameters<typeof voiceSink>[1] = {}) {
@@ -239,5 +233,45 @@ describe('queues through one voice connection', () => {
     expect(Math.abs(at(170) - 660)).toBeLessThan(3);
     expect(Math.abs(at(voiced - 60) - 880)).toBeLessThan(3);
     player.destroy();
+  }, 30_000);
+  test('player: seek within the current track, also after it was read to its end; pause and resume', async () => {
+    const { conn, userId } = await join();
+    const player = createPlayer(conn);
+    const seen: PlayerEvent[] = [];
+    player.events$.subscribe((e) => seen.push(e));
+    const idle = lastValueFrom(player.events$.pipe(filter((e) => e.type === 'idle'), take(1)));
+    const started = (source: string) => lastValueFrom(player.events$.pipe(filter((e) => e.type === 'start' && e.track.source === source), take(1)));
+    const twotone = fx.path('twotone.flac'); // 440 Hz for 1 s, then 880 Hz for 1 s
+    const second = fx.path('tone-660-3s.wav');
+    player.enqueue(twotone, second);
+    await started(twotone);
+    await sleep(300);
+    player.seek(1200); // into the 880 Hz half
+    expect(player.state.positionMs).toBe(1200);
+    await started(second);
+    await sleep(2500); // the 3 s track has been read to its end by now (1 s ahead)
+    player.pause();
+    expect(player.state.status).toBe('paused');
+    await sleep(300);
+    player.resume();
+    player.seek(500);
+    await idle;
+    await sleep(100);
+    conn.destroy();
+    player.destroy();
+    const ends = seen.filter((e): e is Extract<PlayerEvent, { type: 'end' }> => e.type === 'end');
+    expect(ends.map((e) => [e.track.source, e.reason, e.positionMs])).toEqual([
+      [twotone, 'finished', 2000],
+      [second, 'finished', 3000],
+    ]);
+    const r = server.receivedFrom(userId)!;
+    const voiced = r.frames - r.silenceFrames - 5; // the pause's silence frames
+    // ≈ 0.3 s of the first track, 0.8 s from 1.2 s, ≈ 2.5 s of the second, 2.5 s from 0.5 s
+    expect(Math.abs(voiced - (15 + 40 + 125 + 125))).toBeLessThanOrEqual(8);
+    expect(r.lost).toBe(0);
+    // Right after the first seek: 880 Hz (the track's second half), not 440 Hz.
+    const firstVoiced = r.pcm.subarray(0, 60 * 3840);
+    expect(Math.abs(dominantFrequency(firstVoiced.subarray(20 * 3840, 50 * 3840)) - 880)).toBeLessThan(3);
+    expect(speakingOf(userId)).toEqual([1, 0, 1, 0]); // off only for the pause
   }, 30_000);
 });

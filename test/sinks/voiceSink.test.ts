@@ -1,15 +1,14 @@
 import { lastValueFrom, toArray } from 'rxjs';
-import { connectVoice, type VoiceConnection } from '../../src';
 import { createPlaybackControl } from '../../src/sinks/createPlaybackControl';
 import { voiceSink } from '../../src/sinks/voiceSink';
 import { dominantFrequency, startVoiceServer, type VoiceServer, type VoiceServerEvent } from '../../src/testing';
 import { opusTone } from '../helpers/opusTone';
+import { joinEmulator } from '../helpers/joinEmulator';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('voiceSink against the emulator', () => {
   let server: VoiceServer;
-  let n = 0;
   const events: VoiceServerEvent[] = [];
   beforeAll(async () => {
     server = await startVoiceServer();
@@ -17,14 +16,7 @@ describe('voiceSink against the emulator', () => {
   });
   afterAll(() => server.close());
 
-  async function join(mode?: 'aead_aes256_gcm_rtpsize' | 'aead_xchacha20_poly1305_rtpsize'): Promise<{ conn: VoiceConnection; userId: string }> {
-    n++;
-    const c = { serverId: 'g', userId: `player-${n}`, sessionId: `s-${n}`, token: `t-${n}` };
-    server.registerSession(c);
-    const conn = connectVoice({ endpoint: server.wsUrl, ...c, channelId: 'c', dave: false, modes: mode ? [mode] : undefined });
-    await conn.ready(5000);
-    return { conn, userId: c.userId };
-  }
+  const join = (mode?: 'aead_aes256_gcm_rtpsize' | 'aead_xchacha20_poly1305_rtpsize') => joinEmulator(server, 'player', { mode });
 
   test.each(['aead_aes256_gcm_rtpsize', 'aead_xchacha20_poly1305_rtpsize'] as const)(
     'plays a 1 s 440 Hz tone paced at 20 ms in %s, speaking on then off, 5 silence frames',

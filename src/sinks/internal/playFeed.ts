@@ -125,6 +125,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     // a tick only sends: it is used if the tick sends the same payload on the same transport,
     // else dropped and the RTP state (sequence, timestamp, nonce) taken back.
     let tickTransport: VoiceTransport | null = null;
+    let tickNow = 0;
     let prepared: Buffer | null = null;
     let preparedPayload: Buffer | null = null;
     let preparedFor: VoiceTransport | null = null;
@@ -150,7 +151,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
         t.udp.send(rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip));
       }
       pendingSkip = 0;
-      lane.lastSentAt = clock.now();
+      lane.lastSentAt = tickNow;
     };
 
     /** After every sink's send of this tick: seal what the next tick will most likely send. */
@@ -193,6 +194,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     };
 
     const onTick = (tick: ClockTick): void => {
+      tickNow = tick.now;
       if (tick.skipped > 0) {
         p.framesLate += tick.skipped;
         if (speaking) pendingSkip += tick.skipped;
