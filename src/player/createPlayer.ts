@@ -233,16 +233,18 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     return input.title !== undefined ? input : { ...input, title: typeof input.source === 'string' ? input.source : 'stream' };
   };
 
+  const enqueue = (...tracks: TrackInput<T>[]): void => {
+    if (destroyed) return;
+    for (const t of tracks) pending.push(normalize(t));
+    if (!current) promote(); // the first track starts loading now
+    else if (current.input.ended) prefetch();
+    startSession();
+  };
+
   return {
-    enqueue(...tracks) {
-      if (destroyed) return;
-      for (const t of tracks) pending.push(normalize(t));
-      if (!current) promote(); // the first track starts loading now
-      else if (current.input.ended) prefetch();
-      startSession();
-    },
+    enqueue,
     play(tracks$) {
-      const sub = tracks$.subscribe({ next: (t) => this.enqueue(t) });
+      const sub = tracks$.subscribe({ next: (t) => enqueue(t) });
       inputs.add(sub);
       return sub;
     },

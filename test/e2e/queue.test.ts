@@ -5,7 +5,7 @@
  * sequence and timestamp run on across tracks and sinks, SPEAKING does not toggle between
  * consecutive tracks, and ffmpeg reads only about `leadMs` ahead, also while paused.
  */
-import { concat, concatMap, defer, filter, lastValueFrom, Observable, Subject, take, tap, toArray } from 'rxjs';
+import { concat, concatMap, defer, filter, lastValueFrom, Observable, of, Subject, take, tap, toArray } from 'rxjs';
 import type { RxVoiceWarning } from '../../src';
 import { createHighResolutionClock } from '../../src/core/VoiceClock';
 import { opusEncode } from '../../src/operators/opusEncode';
@@ -243,7 +243,7 @@ describe('queues through one voice connection', () => {
     const started = (source: string) => lastValueFrom(player.events$.pipe(filter((e) => e.type === 'start' && e.track.source === source), take(1)));
     const twotone = fx.path('twotone.flac'); // 440 Hz for 1 s, then 880 Hz for 1 s
     const second = fx.path('tone-660-3s.wav');
-    player.enqueue(twotone, second);
+    player.play(of(twotone, second)); // an Observable of tracks
     await started(twotone);
     await sleep(300);
     player.seek(1200); // into the 880 Hz half
