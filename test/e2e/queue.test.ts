@@ -99,6 +99,7 @@ describe('queues through one voice connection', () => {
         speaking: run.speaking,
         silence: run.r.silenceFrames,
       };
+      console.log(`${name}: ${run.voiced} of ${expected} voiced frames, ${JSON.stringify({ ...summary, name: undefined, voiced: undefined })}`);
       expect(Math.abs(run.voiced - expected)).toBeLessThanOrEqual(tracks);
       expect(summary).toMatchObject({ dropped: 0, lost: 0, stepsBeyondLate: 0, speaking: [1, 0], silence: 5 });
       expect(run.last.framesSent).toBe(run.voiced);
@@ -136,6 +137,7 @@ describe('queues through one voice connection', () => {
     const last = progress[progress.length - 1];
     // While paused nothing more is read, and what was read is within the 1 s lead (50 frames)
     // plus one pipe chunk (64 KiB ≈ 17 frames) of what was sent.
+    console.log(`pause: read ${atPause} frames, sent ${samples[0].sent} when paused; read unchanged for 3 s: ${samples.every((x) => x.read === atPause)}`);
     for (const s of samples) {
       expect(s.read).toBe(atPause);
       expect(s.read - s.sent).toBeLessThanOrEqual(50 + 20);

@@ -31,7 +31,9 @@ describe('voiceSink against the emulator', () => {
       expect(r.silenceFrames).toBe(5);
       expect(r.decryptFailures).toBe(0);
       expect(r.lost).toBe(0);
-      expect(r.timestampSteps).toBe(0);
+      // A timestamp step only where an event-loop stall made the clock skip ticks (by design:
+      // the timestamp follows the stalled time instead of bursting).
+      expect(r.timestampSteps).toBeLessThanOrEqual(last.framesLate);
       expect(r.durationMs).toBe(1000);
       expect(Math.abs(dominantFrequency(r.pcm) - 440)).toBeLessThan(2);
       expect(r.pacing.p50).toBeLessThan(2);
