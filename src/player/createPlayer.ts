@@ -47,6 +47,9 @@ export interface Player<T = unknown> {
   destroy(): void;
 }
 
+/** Most tracks read ahead at once (only short or failed ones are passed over). */
+const MAX_AHEAD = 8;
+
 interface Entry<T> {
   readonly track: Track<T>;
   readonly input: BufferedInput;
@@ -93,7 +96,8 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
   const pending: Track<T>[] = [];
   const inputs = new Subscription();
   let current: Entry<T> | null = null;
-  let next: Entry<T> | null = null;
+  /** Tracks read ahead, in order: the next one, and more only past tracks already read to their end (short or failed ones). */
+  const ahead: Entry<T>[] = [];
   let session: Subscription | null = null;
   let sessionStatus: PlaybackProgress['status'] = 'ended';
   let paused = false;
@@ -112,7 +116,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
         leadMs,
         maxBytes,
         () => {
-          if (entry === current) prefetch();
+          if (entry === current || ahead.includes(entry)) prefetch();
         },
         options.onWarning,
       ),
@@ -121,14 +125,20 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     entry.input.start();
     return entry;
   };
-  /** Reads the next track ahead once the current one has been read to its end. */
+  /**
+   * Reads the next track once the last one being read has been read to its end (so a short
+   * or failed track never leaves the one after it unread when its turn comes).
+   */
   const prefetch = (): void => {
-    if (!next && current?.input.ended && pending.length > 0) next = open(pending.shift() as Track<T>);
+    let last = ahead.length > 0 ? ahead[ahead.length - 1] : current;
+    while (last?.input.ended && pending.length > 0 && ahead.length < MAX_AHEAD) {
+      last = open(pending.shift() as Track<T>);
+      ahead.push(last);
+    }
   };
   const promote = (): void => {
-    current = next ?? (pending.length > 0 ? open(pending.shift() as Track<T>) : null);
-    next = null;
-    if (current?.input.ended) prefetch();
+    current = ahead.shift() ?? (pending.length > 0 ? open(pending.shift() as Track<T>) : null);
+    prefetch();
   };
   const endCurrent = (reason: TrackEndReason, error?: unknown): void => {
     const c = current;
@@ -138,14 +148,14 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     c.input.dispose();
     events.next({ type: 'end', track: c.track, reason, positionMs: c.input.positionMs, ...(error !== undefined ? { error } : {}) });
   };
-  const queueEmpty = (): boolean => current === null && next === null && pending.length === 0;
+  const queueEmpty = (): boolean => current === null && ahead.length === 0 && pending.length === 0;
 
   const feed: PacketFeed = {
     start: () => undefined,
     peek() {
       if (current && !current.input.empty) return current.input.peek();
       if (current && !current.input.ended) return undefined;
-      return next?.input.peek();
+      return ahead[0]?.input.peek();
     },
     shift() {
       for (;;) {
@@ -211,8 +221,8 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
 
   const releaseAll = (): void => {
     pending.length = 0;
-    next?.input.dispose();
-    next = null;
+    for (const e of ahead) e.input.dispose();
+    ahead.length = 0;
   };
 
   const fail = (err: unknown): void => {
@@ -237,7 +247,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     if (destroyed) return;
     for (const t of tracks) pending.push(normalize(t));
     if (!current) promote(); // the first track starts loading now
-    else if (current.input.ended) prefetch();
+    else prefetch();
     startSession();
   };
 
@@ -286,13 +296,13 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
         const reopened = open(c.track, positionMs);
         reopened.started = c.started;
         current = reopened;
-        if (reopened.input.ended) prefetch();
+        prefetch();
       } else {
         c.input.seek(positionMs); // a demand seek request (rxvoice's sources honour it)
       }
     },
     get state(): PlayerState<T> {
-      const queue = [...(next ? [next.track] : []), ...pending];
+      const queue = [...ahead.map((e) => e.track), ...pending];
       const track = current?.track ?? null;
       const status: PlayerState['status'] =
         queueEmpty() && !session ? 'idle' : paused ? 'paused' : sessionStatus === 'playing' && current?.started ? 'playing' : 'buffering';
