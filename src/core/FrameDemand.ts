@@ -201,11 +201,6 @@ export class DemandGate implements FrameDemand {
     return least;
   }
 
-  /** Whether a consumer's demand is attached. */
-  get hasDemand(): boolean {
-    return this.attached.size > 0;
-  }
-
   /** Follow `demand` too (idempotent). A completed demand is let go. */
   attach(demand: FrameDemand): void {
     // Called for every frame a sink receives: the common case (already attached) must be cheap.

@@ -20,16 +20,6 @@ export class SendLane {
   private owner: object | null = null;
   private readonly waiting: Array<{ token: object; grant: () => void }> = [];
 
-  /** Whether a sink is sending now. */
-  get busy(): boolean {
-    return this.owner !== null;
-  }
-
-  /** Sinks waiting for their turn. */
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   /**
    * Asks for the lane. `grant` runs once the caller owns it: synchronously when it is free,
    * else when every earlier owner has released it. Returns `release`, which gives the lane
