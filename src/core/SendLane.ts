@@ -17,6 +17,8 @@ export class SendLane {
   readonly rtp = new RtpSender();
   /** When the last packet was sent, on the sending clock's time base (ms); a new owner waits a tick after it. */
   lastSentAt = -Infinity;
+  /** The clock `lastSentAt` is on (times of different clocks are not compared). */
+  lastSentClock: object | null = null;
   private owner: object | null = null;
   private readonly waiting: Array<{ token: object; grant: () => void }> = [];
 

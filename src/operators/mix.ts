@@ -92,6 +92,9 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
       return held === undefined || held < STARVING_MS;
     };
     subscriber.add(gate.changes$.subscribe(() => drain()));
+    // A seek: what the inputs queued from the old position goes (subscribed before the inputs
+    // see the seek, so their first frames from the new position are kept).
+    subscriber.add(gate.seek$.subscribe(() => inputs.forEach((input) => (input.queue.length = 0))));
     let subscribing = true;
     let draining = false;
     const sum = new Int32Array(FRAME_SAMPLES);

@@ -35,7 +35,8 @@ export interface Player<T = unknown> {
   /** Status, current track, its position (ms), and what is queued after it. */
   readonly state: PlayerState<T>;
   /**
-   * Track events in playback order (hot). If the connection is destroyed or gives up, the
+   * Track events in playback order (hot), delivered right after the clock tick that sent the
+   * packet (a microtask), so handlers may call `skip()`, `pause()` or `destroy()` freely. If the connection is destroyed or gives up, the
    * current track ends with `failed`, one `error` event (`CONNECTION_CLOSED`) follows and
    * `events$` completes; it also completes on `destroy()`. It never errors, so a bot that
    * forgot an error handler does not crash.
@@ -102,6 +103,23 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
   let sessionStatus: PlaybackProgress['status'] = 'ended';
   let paused = false;
   let destroyed = false;
+  /**
+   * Events wait for the end of the clock tick (a microtask): a handler that calls `skip()`,
+   * `pause()` or `destroy()` then acts between ticks, never in the middle of a send.
+   */
+  const deferred: PlayerEvent<T>[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    while (deferred.length > 0) events.next(deferred.shift() as PlayerEvent<T>);
+  };
+  const emit = (event: PlayerEvent<T>): void => {
+    deferred.push(event);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      queueMicrotask(flush);
+    }
+  };
   /** Where the last track ended, ms: the position reported until the next one starts. */
   let endedAtMs = 0;
 
@@ -146,7 +164,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     current = null;
     endedAtMs = c.input.positionMs;
     c.input.dispose();
-    events.next({ type: 'end', track: c.track, reason, positionMs: c.input.positionMs, ...(error !== undefined ? { error } : {}) });
+    emit({ type: 'end', track: c.track, reason, positionMs: c.input.positionMs, ...(error !== undefined ? { error } : {}) });
   };
   const queueEmpty = (): boolean => current === null && ahead.length === 0 && pending.length === 0;
 
@@ -167,7 +185,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
         if (packet) {
           if (!current.started) {
             current.started = true;
-            events.next({ type: 'start', track: current.track });
+            emit({ type: 'start', track: current.track });
           }
           return packet;
         }
@@ -210,7 +228,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
         session = null;
         sessionStatus = 'ended';
         if (!queueEmpty()) startSession();
-        else events.next({ type: 'idle' });
+        else emit({ type: 'idle' });
       },
     });
     if (!done) {
@@ -227,12 +245,13 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
 
   const fail = (err: unknown): void => {
     if (destroyed) return;
+    destroyed = true; // first: handlers of the events below cannot enqueue into a dead player
     const error = err instanceof RxVoiceError ? err : new RxVoiceError('CONNECTION_CLOSED', 'the player stopped: the voice connection ended', { cause: err });
     releaseAll();
     endCurrent('failed', error);
-    destroyed = true;
     inputs.unsubscribe();
-    events.next({ type: 'error', error });
+    emit({ type: 'error', error });
+    flush();
     events.complete();
     progress.complete();
   };
@@ -312,12 +331,13 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     progress$: progress.asObservable(),
     destroy() {
       if (destroyed) return;
+      destroyed = true; // first: handlers of the events below cannot enqueue into a dead player
       releaseAll();
       endCurrent('stopped');
-      destroyed = true;
       inputs.unsubscribe();
       session?.unsubscribe();
       session = null;
+      flush();
       events.complete();
       progress.complete();
     },

@@ -77,12 +77,22 @@ export function audioSource(input: string, options: AudioSourceOptions = {}): Ob
         }),
       );
 
+    // A seek that arrives while the input is being probed is kept and applied once it is.
+    let earlySeekMs: number | null = null;
+    seeks = gate.seek$.subscribe((positionMs) => {
+      earlySeekMs = Number.isFinite(positionMs) ? Math.max(0, positionMs) : 0;
+    });
     const probe = mustTranscode ? Promise.resolve(null) : probeOpusContainer(input);
     probe
       .then((info) => {
         if (subscriber.closed) return;
+        seeks?.unsubscribe();
         if (info === null || info.channels !== CHANNELS) {
-          inner = forward(transcodedFromStart);
+          inner = forward(earlySeekMs !== null ? transcoded(earlySeekMs) : transcodedFromStart);
+          return;
+        }
+        if (earlySeekMs !== null) {
+          inner = forward(transcoded(earlySeekMs));
           return;
         }
         // Passthrough until the first seek, which switches to transcoding (ffmpegSource

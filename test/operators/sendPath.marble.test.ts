@@ -195,7 +195,7 @@ describe('voiceSink (marbles, fake connection)', () => {
     });
   });
 
-  test('packets sealed ahead (afterTick) never leave a gap: pause, not ready, seek and a new transport keep sequence, timestamp and nonce contiguous', () => {
+  test('packets sealed ahead (afterTick) never leave a gap: pause, not ready, seek and a new transport keep sequence and timestamp contiguous, the nonce rising (never reused)', () => {
     const ts = newScheduler();
     ts.run(({ cold }) => {
       const f = fakeConnection(ts);
@@ -223,7 +223,9 @@ describe('voiceSink (marbles, fake connection)', () => {
       for (let i = 1; i < opened.length; i++) {
         expect(opened[i].header.sequence).toBe((opened[i - 1].header.sequence + 1) & 0xffff);
         expect(opened[i].header.timestamp).toBe((opened[i - 1].header.timestamp + 960) >>> 0);
-        expect(opened[i].nonce).toBe((opened[i - 1].nonce + 1) >>> 0);
+        // The nonce of a dropped prepared packet is never given back (a reused nonce breaks the AEAD): it only rises.
+        const step = (opened[i].nonce - opened[i - 1].nonce) >>> 0;
+        expect(step === 1 || step === 2).toBe(true);
       }
       expect(opened.filter((o) => o.key === 2).every((o) => o.header.ssrc === 43)).toBe(true);
     });

@@ -140,7 +140,9 @@ export class BufferedInput implements PacketFeed {
         ),
       );
     }
-    while (queue.bytes > this.maxBytes && queue.length > 1) {
+    // The bound is for sources without demand (a paced source stops at `leadMs` by itself;
+    // dropping its frames would only make it produce more, synchronously, forever).
+    while (!paced && queue.bytes > this.maxBytes && queue.length > 1) {
       queue.shift();
       this.dropped++;
       this.demand.consume(FRAME_MS);

@@ -131,13 +131,20 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     let preparedFor: VoiceTransport | null = null;
     let savedSequence = 0;
     let savedTimestamp = 0;
-    let savedNonce = 0;
+    let preparedSequence = 0;
+    let preparedTimestamp = 0;
 
+    /**
+     * Forgets the prepared packet and gives its sequence number and timestamp back, unless
+     * something else on the connection (`packetize`) has numbered packets since. The nonce is
+     * never given back: a skipped nonce is harmless, a reused one is not.
+     */
     const dropPrepared = (): void => {
       if (prepared === null) return;
-      rtp.sequence = savedSequence;
-      rtp.timestamp = savedTimestamp;
-      rtp.nonce = savedNonce;
+      if (rtp.sequence === preparedSequence && rtp.timestamp === preparedTimestamp) {
+        rtp.sequence = savedSequence;
+        rtp.timestamp = savedTimestamp;
+      }
       prepared = preparedPayload = preparedFor = null;
     };
 
@@ -152,6 +159,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
       }
       pendingSkip = 0;
       lane.lastSentAt = tickNow;
+      lane.lastSentClock = clock;
     };
 
     /** After every sink's send of this tick: seal what the next tick will most likely send. */
@@ -163,8 +171,9 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
       if (payload === undefined) return;
       savedSequence = rtp.sequence;
       savedTimestamp = rtp.timestamp;
-      savedNonce = rtp.nonce;
       prepared = rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1);
+      preparedSequence = rtp.sequence;
+      preparedTimestamp = rtp.timestamp;
       preparedPayload = payload;
       preparedFor = t;
     };
@@ -202,7 +211,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
       // A sink that took the lane over in the tick where the previous owner sent its last
       // packet waits for the next tick (no two packets of one stream in one tick).
       if (handover) {
-        if (tick.now - lane.lastSentAt < clock.frameMs / 2) return;
+        if (lane.lastSentClock === clock && tick.now - lane.lastSentAt < clock.frameMs / 2) return;
         handover = false;
       }
       const t = conn.transport; // a getter chain: read once per tick
@@ -292,6 +301,11 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
         granted = true;
         if (!finished) stopClock = clock.add(onTick, afterTick);
       });
+      if (finished) {
+        // A synchronous scheduler ran the whole stream inside acquire.
+        stopClock();
+        releaseLane();
+      }
       if (!granted) {
         p.status = 'queued';
         emit(true);
