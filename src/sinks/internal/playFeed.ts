@@ -123,7 +123,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
 
     // The packet for the next tick, sealed after this tick's burst (in `afterTick`), so that
     // a tick only sends: it is used if the tick sends the same payload on the same transport,
-    // else dropped and the RTP state (sequence, timestamp, nonce) taken back.
+    // else dropped and its sequence number and timestamp taken back (never its nonce).
     let tickTransport: VoiceTransport | null = null;
     let tickNow = 0;
     let prepared: Buffer | null = null;
