@@ -152,7 +152,7 @@ describe('queues through one voice connection', () => {
   test('sinks in a row on one connection continue the RTP sequence and timestamp; a second sink at once waits its turn', async () => {
     const { conn, userId } = await join();
     // In a row: each track its own sink.
-    await lastValueFrom(concat(opusTone(440, 1000).pipe(voiceSink(conn)), opusTone(660, 1000).pipe(voiceSink(conn))).pipe(toArray()));
+    const inRow = await lastValueFrom(concat(opusTone(440, 1000).pipe(voiceSink(conn)), opusTone(660, 1000).pipe(voiceSink(conn))).pipe(toArray()));
     // At once: the second reports `queued`, then plays after the first.
     const first = lastValueFrom(opusTone(440, 600).pipe(voiceSink(conn), toArray()));
     const second = lastValueFrom(opusTone(880, 600).pipe(voiceSink(conn), toArray()));
@@ -164,7 +164,9 @@ describe('queues through one voice connection', () => {
     const r = server.receivedFrom(userId)!;
     expect(r.frames).toBe(50 + 50 + 30 + 30 + 4 * 5);
     expect(r.lost).toBe(0);
-    expect(r.timestampSteps).toBe(0);
+    // No step at a hand-over; a step only where an event-loop stall made a sink skip ticks (by design).
+    const late = [...inRow, ...a, ...b].filter((p) => p.status === 'ended').reduce((sum, p) => sum + p.framesLate, 0);
+    expect(r.timestampSteps).toBeLessThanOrEqual(late);
     expect(r.lastSequence - r.firstSequence).toBe(r.frames - 1);
     // The last 30 voiced frames are the second sink's 880 Hz.
     expect(Math.abs(dominantFrequency(r.pcm.subarray(-30 * 3840)) - 880)).toBeLessThan(3);
