@@ -7,7 +7,7 @@ import { voiceSink } from '../../src/sinks/voiceSink';
 import { AudioSourceError, FfmpegNotFoundError, ffmpegSource, findFfmpeg, oggOpusSource, webmOpusSource } from '../../src/sources';
 import { alignedSnr, dominantFrequency, frequencyPower, rms, startVoiceServer, type VoiceServer } from '../../src/testing';
 import { makeFixtures, type Fixtures } from '../sources/helpers';
-import { joinEmulator } from '../helpers/joinEmulator';
+import { joinEmulator, playIntoEmulator } from '../helpers/joinEmulator';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,13 +25,7 @@ describe('playing into the emulator', () => {
 
   const join = () => joinEmulator(server, 'bot');
 
-  async function play(opus$: Observable<Buffer>, options: Parameters<typeof voiceSink>[1] = {}) {
-    const { conn, userId } = await join();
-    const progress = await lastValueFrom(opus$.pipe(voiceSink(conn, options), toArray()));
-    await sleep(60);
-    conn.destroy();
-    return { progress, received: server.receivedFrom(userId)! };
-  }
+  const play = (opus$: Observable<Buffer>, options: Parameters<typeof voiceSink>[1] = {}) => playIntoEmulator(server, 'bot', opus$, options);
 
   test.each(['tone.mp3', 'tone.wav', 'tone.flac'])('%s through ffmpeg -> 440 Hz for 1 s, no loss, no decrypt failures', async (file) => {
     const { received: r } = await play(ffmpegSource(fx.path(file)).pipe(opusEncode()));

@@ -16,7 +16,7 @@ import { ffmpegSource, oggOpusSource } from '../../src/sources';
 import { dominantFrequency, startVoiceServer, type VoiceServer, type VoiceServerEvent } from '../../src/testing';
 import { opusTone } from '../helpers/opusTone';
 import { makeFixtures, type Fixtures } from '../sources/helpers';
-import { joinEmulator } from '../helpers/joinEmulator';
+import { joinEmulator, playIntoEmulator } from '../helpers/joinEmulator';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TEN = Array.from({ length: 10 }, (_, i) => `tone-${300 + 50 * i}-2s.mp3`);
@@ -52,11 +52,7 @@ describe('queues through one voice connection', () => {
 
   /** Plays `opus$` into a fresh connection; what the sink reported and what the emulator received. */
   async function play(opus$: Observable<Buffer>, options: Parameters<typeof voiceSink>[1] = {}) {
-    const { conn, userId } = await join();
-    const progress = await lastValueFrom(opus$.pipe(voiceSink(conn, options), toArray()));
-    await sleep(100);
-    conn.destroy();
-    const r = server.receivedFrom(userId)!;
+    const { progress, received: r, userId } = await playIntoEmulator(server, 'queue', opus$, options);
     return { progress, last: progress[progress.length - 1], r, voiced: r.frames - r.silenceFrames, speaking: speakingOf(userId) };
   }
 
