@@ -29,7 +29,9 @@ export type GeneralErrorCode =
   /** DAVE is not active on the connection (`verificationCode`). */
   | 'DAVE_NOT_ACTIVE'
   /** The connection has no voice server yet. */
-  | 'NOT_CONNECTED';
+  | 'NOT_CONNECTED'
+  /** Not available where the connection runs (e.g. DAVE encryption on the main thread for a connection on a driver thread). */
+  | 'NOT_SUPPORTED';
 
 /** Every code an rxvoice error can carry: one union to `switch` on. */
 export type RxVoiceErrorCode =

@@ -17,7 +17,9 @@ export type VoiceConnectionErrorCode =
   /** The main gateway (the adapter, or `MainGatewayLink.send`) could not send the op 4 VOICE_STATE_UPDATE: is the shard connected? */
   | 'GATEWAY_UNAVAILABLE'
   /** The main gateway said the bot left the channel (VOICE_STATE_UPDATE with `channel_id: null`). */
-  | 'LEFT_CHANNEL';
+  | 'LEFT_CHANNEL'
+  /** The driver thread that ran the connection died (see `configureVoiceDriver`); `rejoin()` starts it again on a new thread. */
+  | 'DRIVER_CRASHED';
 
 /**
  * Why a voice connection gave up. Carried by the `disconnected` state and thrown into

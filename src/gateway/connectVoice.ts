@@ -4,14 +4,11 @@ import {
   distinctUntilChanged,
   filter,
   map,
-  merge,
   type Observable,
-  scan,
   shareReplay,
-  startWith,
   type SchedulerLike,
 } from 'rxjs';
-import { VoiceOpcode, type SpeakingData, type VoiceMessage } from '../protocol/opcodes';
+import { VoiceOpcode, type VoiceMessage } from '../protocol/opcodes';
 import {
   createTransportCipher,
   hasAes256Gcm,
@@ -28,6 +25,10 @@ import type { VoiceConnectionState } from './VoiceConnectionState';
 import { openVoiceUdpSocket, type VoiceUdpSocket } from './VoiceUdpSocket';
 import { VoiceReceiver, type ReceiveStats, type Speaker } from './VoiceReceiver';
 import { DaveController, type DaveState } from './DaveController';
+import { setTransportKey } from './internal/transportKey';
+import { clientSet, speakingEvents } from './internal/messageViews';
+import { voiceDriverThreads } from '../driver/configureVoiceDriver';
+import { connectOnDriver } from '../driver/internal/DriverConnection';
 
 /** A log line from a connection. Never contains the token or the secret key. */
 export interface VoiceLogEntry {
@@ -190,13 +191,29 @@ function publicState(m: ConnectionModel): VoiceConnectionState {
  * ```
  */
 export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
-  for (const k of ['serverId', 'userId', 'sessionId', 'token', 'channelId'] as const) check(options[k], k);
-  const modes = (options.modes ?? SUPPORTED_ENCRYPTION_MODES).filter(
-    (m) => m !== 'aead_aes256_gcm_rtpsize' || hasAes256Gcm(),
-  );
+  if (!options.scheduler && !options.drivers && voiceDriverThreads() > 0) {
+    for (const k of ['serverId', 'userId', 'sessionId', 'token', 'channelId'] as const) check(options[k], k);
+    return connectOnDriver(options, usableModes(options));
+  }
+  return connectVoiceInProcess(options);
+}
+
+/** The modes of `options` this Node can use (AES-256-GCM only where node:crypto has it). */
+function usableModes(options: ConnectVoiceOptions): EncryptionMode[] {
+  const modes = (options.modes ?? SUPPORTED_ENCRYPTION_MODES).filter((m) => m !== 'aead_aes256_gcm_rtpsize' || hasAes256Gcm());
   if (modes.length === 0) {
     throw new VoiceConnectionError('BAD_OPTIONS', 'connectVoice: no usable encryption mode (AES-256-GCM missing from node:crypto?)');
   }
+  return modes;
+}
+
+/**
+ * `connectVoice` on the calling thread (internal: the driver threads run this; with
+ * `configureVoiceDriver({ threads: 0 })`, a `scheduler` or `drivers`, `connectVoice` is this).
+ */
+export function connectVoiceInProcess(options: ConnectVoiceOptions): VoiceConnection {
+  for (const k of ['serverId', 'userId', 'sessionId', 'token', 'channelId'] as const) check(options[k], k);
+  const modes = usableModes(options);
   const scheduler = options.scheduler ?? asyncScheduler;
   const log = options.logger ?? (() => undefined);
   const r = options.reconnect ?? {};
@@ -244,38 +261,8 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
     filter((p): p is NonNullable<typeof p> => p !== null),
     map((p) => p.rttMs),
   );
-  const speaking$ = messages$.pipe(
-    filter((m) => m.op === VoiceOpcode.Speaking),
-    map((m) => m.d as Partial<SpeakingData>),
-    filter((d): d is SpeakingData & { user_id: string } => typeof d?.user_id === 'string' && typeof d.ssrc === 'number'),
-    map((d) => ({ userId: d.user_id, ssrc: d.ssrc, speaking: typeof d.speaking === 'number' ? d.speaking : 0, receivedAt: performance.now() })),
-  );
-  type ClientsAction = { kind: 'reset' } | { kind: 'add'; ids: string[] } | { kind: 'remove'; id: string };
-  const clients$ = merge(
-    messages$.pipe(
-      map((m): ClientsAction | null => {
-        const d = m.d as Record<string, unknown> | null;
-        if (m.op === VoiceOpcode.Ready) return { kind: 'reset' };
-        if (m.op === VoiceOpcode.ClientsConnect && Array.isArray(d?.user_ids)) {
-          return { kind: 'add', ids: d.user_ids.filter((x): x is string => typeof x === 'string') };
-        }
-        if (m.op === VoiceOpcode.Speaking && typeof d?.user_id === 'string') return { kind: 'add', ids: [d.user_id] };
-        if (m.op === VoiceOpcode.ClientDisconnect && typeof d?.user_id === 'string') return { kind: 'remove', id: d.user_id };
-        return null;
-      }),
-      filter((a): a is ClientsAction => a !== null),
-    ),
-  ).pipe(
-    scan((set: ReadonlySet<string>, a: ClientsAction) => {
-      if (a.kind === 'reset') return new Set<string>();
-      const next = new Set(set);
-      if (a.kind === 'add') a.ids.forEach((id) => next.add(id));
-      else next.delete(a.id);
-      return next;
-    }, new Set<string>()),
-    startWith(new Set<string>() as ReadonlySet<string>),
-    shareReplay({ bufferSize: 1, refCount: false }),
-  );
+  const speaking$ = speakingEvents(messages$);
+  const clients$ = clientSet(messages$);
   const clientsSub = clients$.subscribe();
 
   // DAVE: every gateway frame in arrival order (binary seq already counted by the reducer).
@@ -324,6 +311,7 @@ export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
         e2ee: (opus) => dave.encrypt(opus),
         toJSON: () => ({ ssrc, mode }),
       };
+      setTransportKey(transport, m.secretKey);
       transport$.next(transport);
       if (speakingFlags !== null) sendSpeaking(speakingFlags);
     }

@@ -16,6 +16,8 @@ import { connectVoice, type ConnectVoiceOptions, type VoiceConnection } from './
 import { VoiceConnectionError } from './VoiceConnectionError';
 import type { VoiceConnectionDestroyReason, VoiceConnectionState } from './VoiceConnectionState';
 import { DEFAULT_GROUP, findTracked, track, untrack, type RejoinRequest, type TrackedConnection } from './voiceConnectionRegistry';
+import { voiceDriverThreads } from '../driver/configureVoiceDriver';
+import { remoteTargetOf, setRemoteTarget } from '../driver/internal/remoteTarget';
 
 /** The `d` of a main-gateway VOICE_STATE_UPDATE dispatch (the fields rxvoice reads). */
 export interface VoiceStateUpdateData {
@@ -271,6 +273,13 @@ function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLin
     },
   };
   track(guildId, group, tracked);
+  if (!options.scheduler && !options.drivers && voiceDriverThreads() > 0) {
+    // Its connection will run on a driver thread: sinks on this wrapper play there.
+    setRemoteTarget(connection, () => {
+      const inner = inner$.value;
+      return inner ? (remoteTargetOf(inner)?.() ?? null) : null;
+    });
+  }
   if (gateway.gone$) subs.add(gateway.gone$.subscribe(() => finish('adapter-gone')));
 
   if (!destroyed && !gateway.send(payload(channelId))) {

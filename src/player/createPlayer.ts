@@ -207,6 +207,19 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
     seek: (ms) => current?.input.seek(ms),
     stop: () => undefined, // the player's queue outlives a sink session
     dispose: () => undefined,
+    ahead(skip, max) {
+      // What `shift` would give, track after track (a track only once the one before has been read to its end).
+      const packets: OpusPacket[] = [];
+      let pos = 0;
+      for (const e of current ? [current, ...ahead] : ahead) {
+        const n = e.input.queued;
+        if (skip < pos + n) packets.push(...e.input.ahead(Math.max(0, skip - pos), max - packets.length).packets);
+        pos += n;
+        if (!e.input.ended || packets.length >= max) return { packets, final: false };
+      }
+      return { packets, final: pending.length === 0 };
+    },
+    onDiscontinuity: null,
   };
 
   const startSession = (): void => {
@@ -282,6 +295,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
       if (!current) promote(); // nothing has started yet: the first queued track is the current one
       endCurrent('skipped');
       promote();
+      feed.onDiscontinuity?.();
       if (queueEmpty()) control.stop();
     },
     stop() {
@@ -319,6 +333,7 @@ export function createPlayer<T = unknown>(conn: VoiceConnection, options: Player
       } else {
         c.input.seek(positionMs); // a demand seek request (rxvoice's sources honour it)
       }
+      feed.onDiscontinuity?.();
     },
     get state(): PlayerState<T> {
       const queue = [...ahead.map((e) => e.track), ...pending];

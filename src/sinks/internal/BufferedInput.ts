@@ -89,6 +89,19 @@ export class BufferedInput implements PacketFeed {
     return this.queue.peek();
   }
 
+  /** Packets at `skip` … `skip + max − 1` of the queue; `final` once the source has ended and they reach its end. */
+  ahead(skip: number, max: number): { packets: OpusPacket[]; final: boolean } {
+    const q = this.queue;
+    const packets: OpusPacket[] = [];
+    for (let i = skip; i < q.length && packets.length < max; i++) packets.push(q.at(i) as OpusPacket);
+    return { packets, final: this.endedFlag && skip + packets.length >= q.length };
+  }
+
+  /** Packets queued. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   shift(): OpusPacket | undefined {
     const packet = this.queue.shift();
     if (packet) {

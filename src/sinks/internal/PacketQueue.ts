@@ -21,6 +21,11 @@ export class PacketQueue {
     return this.items[this.head];
   }
 
+  /** The packet `i` places after the next one (0: the next), left in the queue. */
+  at(i: number): OpusPacket | undefined {
+    return this.items[this.head + i];
+  }
+
   shift(): OpusPacket | undefined {
     if (this.head === this.items.length) return undefined;
     const packet = this.items[this.head] as OpusPacket;

@@ -5,6 +5,8 @@ import { schedulerClock, sharedVoiceClock, type ClockTick, type VoiceClock } fro
 import { RxVoiceError, type RxVoiceWarning } from '../../errors';
 import type { VoiceConnection, VoiceTransport } from '../../gateway/connectVoice';
 import type { PlaybackCommand, PlaybackControl } from '../createPlaybackControl';
+import { remoteTargetOf } from '../../driver/internal/remoteTarget';
+import { remotePlayFeed } from '../../driver/internal/remotePlayFeed';
 
 /** Options of a sink that plays into a voice connection (see `voiceSink`). */
 export interface PlayFeedOptions {
@@ -71,6 +73,14 @@ export interface PacketFeed {
   stop(): void;
   /** Called once when the sink is done (after `stop` if it was stopped). */
   dispose(): void;
+  /**
+   * The packets that will be taken next, from position `skip` (0: the one `peek` gives), at
+   * most `max`, left in place; `final`: no packet will follow them as things stand (a
+   * connection on a driver thread gets them ahead of time and reports what it took).
+   */
+  ahead(skip: number, max: number): { packets: OpusPacket[]; final: boolean };
+  /** Set by a session on a driver thread: the feed calls it when what it will give next is not what `ahead` returned (a skip or a seek). */
+  onDiscontinuity?: (() => void) | null;
 }
 
 /**
@@ -80,6 +90,8 @@ export interface PacketFeed {
  * the behaviour; this is it, with the input abstracted.
  */
 export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, options: PlayFeedOptions = {}): Observable<PlaybackProgress> {
+  const remote = options.scheduler ? undefined : remoteTargetOf(conn);
+  if (remote) return remotePlayFeed(conn, remote, createFeed, options);
   return new Observable<PlaybackProgress>((subscriber) => {
     const clock = options.clock ?? (options.scheduler ? schedulerClock(options.scheduler) : sharedVoiceClock());
     const silenceFrames = options.silenceFrames ?? 5;
