@@ -12,7 +12,8 @@ import {
 } from 'rxjs';
 import { RxVoiceError } from '../errors';
 import { waitForReady } from './waitForReady';
-import { connectVoice, type ConnectVoiceOptions, type VoiceConnection } from './connectVoice';
+import { propertyReader } from '../core/propertyReader';
+import { connectVoice, type ConnectVoiceOptions, type VoiceConnection, type VoiceTransport } from './connectVoice';
 import { VoiceConnectionError } from './VoiceConnectionError';
 import type { VoiceConnectionDestroyReason, VoiceConnectionState } from './VoiceConnectionState';
 import { DEFAULT_GROUP, findTracked, track, untrack, type RejoinRequest, type TrackedConnection } from './voiceConnectionRegistry';
@@ -219,6 +220,11 @@ function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLin
 
   const clients$ = inner$.pipe(switchMap((c) => (c ? c.clients$ : of(new Set<string>() as ReadonlySet<string>))));
 
+  // `transport` is read by every sink on every tick: the inner connection's getter is
+  // called directly (see propertyReader), not looked up each time.
+  let transportOf: VoiceConnection | null = null;
+  let readTransport: () => VoiceTransport | null = () => null;
+
   const connection: VoiceConnection = {
     guildId,
     get channelId() {
@@ -241,7 +247,13 @@ function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLin
     receiveStats: () =>
       inner$.value?.receiveStats() ?? { packets: 0, malformed: 0, keepAlives: 0, ignored: 0, unknownSsrc: 0, decryptFailures: 0, trackedSsrcs: 0 },
     get transport() {
-      return inner$.value?.transport ?? null;
+      const inner = inner$.value;
+      if (inner === null) return null;
+      if (inner !== transportOf) {
+        transportOf = inner;
+        readTransport = propertyReader(inner, 'transport');
+      }
+      return readTransport();
     },
     ready: (timeoutMs = 30_000) => waitForReady(state$, timeoutMs, options.scheduler),
     setSpeaking: (flags) => inner$.value?.setSpeaking(flags),
