@@ -112,7 +112,7 @@ async function tickCost(n: number): Promise<{ n: number; usPerTick: number; usPe
   let sent = 0;
   const subs = [];
   for (let i = 0; i < n; i++) {
-    const transport = { ssrc: i + 1, mode: cipher.mode, cipher, udp: { send: () => void sent++ }, e2ee: (x: Buffer) => x, toJSON: () => ({}) };
+    const transport = { ssrc: i + 1, mode: cipher.mode, cipher, udp: { send: () => (sent++, true) }, e2ee: (x: Buffer) => x, toJSON: () => ({}) };
     const conn = { transport, state$: new BehaviorSubject({ status: 'ready' }), setSpeaking: () => undefined } as unknown as VoiceConnection;
     subs.push(syntheticOpus().pipe(voiceSink(conn, { clock })).subscribe());
   }
