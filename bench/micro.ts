@@ -11,7 +11,11 @@
  *   another process, 100 per 20 ms (what every packet of both libraries costs on loopback:
  *   the kernel's delivery to the receiving socket is charged to the sender).
  *
- * Usage: node micro.js [seal|tick|send|djs-xchacha] → one JSON line on stdout.
+ * - `cipher`: the transport AEAD alone (`TransportCipher.seal` / `open`) of a 160-byte Opus
+ *   payload behind a 12-byte RTP header (the rtpsize AAD), both modes, CPU µs per call (best
+ *   of 7 rounds); `seal` also into a reused output buffer (what `voiceSink` does).
+ *
+ * Usage: node micro.js [seal|tick|send|cipher|djs-xchacha] → one JSON line on stdout.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +46,20 @@ function timeIt(iterationsFull: number, f: () => void): number {
   return best; // µs per call, best of 5 rounds (least disturbed by other processes)
 }
 
+/** As `timeIt`, in CPU time of this process (user + system): less disturbed by other processes on a busy machine. */
+function cpuTimeIt(iterationsFull: number, f: () => void): number {
+  const iterations = QUICK ? Math.ceil(iterationsFull / 10) : iterationsFull;
+  for (let i = 0; i < Math.min(20_000, iterations); i++) f(); // warm-up
+  let best = Infinity;
+  for (let round = 0; round < (QUICK ? 2 : 7); round++) {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < iterations; i++) f();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / iterations);
+  }
+  return best; // CPU µs per call, best of 7 rounds
+}
+
 function rxvoiceSeal(mode: EncryptionMode): number {
   const cipher = createTransportCipher(mode, KEY);
   const rtp = new RtpSender();
@@ -66,6 +84,20 @@ function syntheticOpus(): Observable<Buffer> {
   return frameSource(() => PAYLOAD);
 }
 
+/** `TransportCipher` seal and open of a 160-byte payload (rtpsize: the 12-byte header is the AAD). */
+function cipherCost(mode: EncryptionMode): { seal: number; sealReused: number; open: number } {
+  const cipher = createTransportCipher(mode, KEY);
+  const header = Buffer.from([0x80, 0x78, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34]);
+  const payload = randomBytes(160);
+  const out = Buffer.allocUnsafe(2048);
+  let nonce = 0;
+  const seal = cpuTimeIt(100_000, () => cipher.seal(header, payload, ++nonce));
+  const sealReused = cpuTimeIt(100_000, () => cipher.seal(header, payload, ++nonce, out));
+  const packet = cipher.seal(header, payload, ++nonce);
+  const open = cpuTimeIt(100_000, () => cipher.open(packet));
+  return { seal, sealReused, open };
+}
+
 async function tickCost(n: number): Promise<{ n: number; usPerTick: number; usPerListener: number }> {
   const listeners = new Set<(t: ClockTick) => void>();
   const clock: VoiceClock = {
@@ -80,7 +112,7 @@ async function tickCost(n: number): Promise<{ n: number; usPerTick: number; usPe
   let sent = 0;
   const subs = [];
   for (let i = 0; i < n; i++) {
-    const transport = { ssrc: i + 1, mode: cipher.mode, cipher, udp: { send: () => void sent++ }, e2ee: (x: Buffer) => x, toJSON: () => ({}) };
+    const transport = { ssrc: i + 1, mode: cipher.mode, cipher, udp: { send: () => (sent++, true) }, e2ee: (x: Buffer) => x, toJSON: () => ({}) };
     const conn = { transport, state$: new BehaviorSubject({ status: 'ready' }), setSpeaking: () => undefined } as unknown as VoiceConnection;
     subs.push(syntheticOpus().pipe(voiceSink(conn, { clock })).subscribe());
   }
@@ -147,6 +179,9 @@ async function main(): Promise<void> {
       rxvoice: { aes: rxvoiceSeal('aead_aes256_gcm_rtpsize'), xchacha: rxvoiceSeal('aead_xchacha20_poly1305_rtpsize') },
       djs: { aes: djsSeal('aead_aes256_gcm_rtpsize') },
     };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  } else if (part === 'cipher') {
+    const out = { aes: cipherCost('aead_aes256_gcm_rtpsize'), xchacha: cipherCost('aead_xchacha20_poly1305_rtpsize') };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } else if (part === 'djs-xchacha') {
     // @discordjs/voice loads its XChaCha library with un-awaited imports: wait until it works.

@@ -8,7 +8,7 @@ test('generateDependencyReport names every dependency, ffmpeg and the crypto pat
   expect(r.libopus).toMatch(/^\d+\.\d+/);
   expect(r.xchacha20).toBe(true);
   expect(r.daveProtocolVersion).toBeGreaterThanOrEqual(1);
-  expect(r.preferredMode).toBe(r.aes256gcm ? 'aead_aes256_gcm_rtpsize' : 'aead_xchacha20_poly1305_rtpsize');
+  expect(r.preferredMode).toBe(r.xchacha20 ? 'aead_xchacha20_poly1305_rtpsize' : 'aead_aes256_gcm_rtpsize');
 
   const text = generateDependencyReport(r);
   for (const name of ['rxvoice', 'Node.js', 'rxjs', 'ws', '@discordjs/opus', 'libopus', 'sodium-native', 'XChaCha20-Poly1305', '@snazzah/davey', 'DAVE protocol version', 'prism-media', 'AES-256-GCM', 'FFmpeg']) {

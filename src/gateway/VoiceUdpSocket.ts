@@ -23,8 +23,13 @@ export interface VoiceUdpSocket {
    * `attempts` unanswered requests or when the socket closes. Sets the media destination.
    */
   discover(ssrc: number, server: UdpAddress, options?: IpDiscoveryOptions): Observable<UdpAddress>;
-  /** Sends a datagram to the voice server (no-op before `discover` or after close). */
-  send(datagram: Uint8Array): void;
+  /**
+   * Sends a datagram to the voice server (no-op before `discover` or after close).
+   * Returns true when the socket no longer references `datagram` (handed to the kernel,
+   * which copies it, or dropped), so its memory may be reused at once; false when it may
+   * still be queued (sent later from that memory: do not overwrite it).
+   */
+  send(datagram: Uint8Array): boolean;
   /** Sends the 8-byte keep-alive (u32 LE counter + 4 zero bytes). */
   keepAlive(): void;
   close(): void;
@@ -45,7 +50,10 @@ export function openVoiceUdpSocket(): VoiceUdpSocket {
     if (isIpDiscovery(msg)) discovery.next(msg);
     else messages.next(msg);
   });
-  socket.on('error', (err) => {
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    // A connected UDP socket reports ICMP port unreachable from earlier sends as ECONNREFUSED
+    // (an unconnected one never does): not fatal, the server may answer again.
+    if (err.code === 'ECONNREFUSED') return;
     closed$.next(err);
     close();
   });
@@ -67,11 +75,42 @@ export function openVoiceUdpSocket(): VoiceUdpSocket {
     messages.complete();
   }
 
-  const sendTo = (datagram: Uint8Array, to: UdpAddress): void => {
-    if (closed) return;
+  // After IP discovery the socket is connected to the voice server: a send with an address
+  // goes through dns.lookup (a process.nextTick and a closure per datagram, and the send
+  // happens later, from the caller's memory) and a route lookup in the kernel; a send on a
+  // connected socket is synchronous and the kernel keeps the route.
+  let peer: UdpAddress | null = null;
+  let connecting = false;
+  const connectTo = (to: UdpAddress): void => {
+    if (closed || connecting || peer !== null) return;
+    connecting = true;
+    try {
+      socket.connect(to.port, to.address, (err?: Error) => {
+        connecting = false;
+        if (err || closed) return; // stays unconnected: sends carry the address
+        if (remote && remote.port === to.port && remote.address === to.address) peer = to;
+        else socket.disconnect(); // the destination changed meanwhile
+      });
+    } catch {
+      connecting = false;
+    }
+  };
+
+  const sendTo = (datagram: Uint8Array, to: UdpAddress): boolean => {
+    if (closed) return true;
     // No callback: without one, dgram drops a failed send silently (as the no-op callback
     // did), and a callback costs a process.nextTick per packet.
-    socket.send(datagram, to.port, to.address);
+    if (peer !== null) {
+      if (to.port === peer.port && to.address === peer.address) {
+        socket.send(datagram);
+        // Sent synchronously unless libuv queued it (socket buffer full).
+        return socket.getSendQueueCount() === 0;
+      }
+      socket.disconnect(); // another destination (discovery towards a new server)
+      peer = null;
+    }
+    socket.send(datagram, to.port, to.address); // sent after the address lookup (next tick)
+    return false;
   };
 
   return {
@@ -96,6 +135,7 @@ export function openVoiceUdpSocket(): VoiceUdpSocket {
             const res = parseIpDiscovery(msg);
             if (res.type !== IP_DISCOVERY_RESPONSE || res.ssrc !== ssrc) return;
             remote = server;
+            connectTo(server);
             subscriber.next({ address: res.address, port: res.port });
             subscriber.complete();
           } catch {
@@ -113,7 +153,7 @@ export function openVoiceUdpSocket(): VoiceUdpSocket {
       });
     },
     send(datagram) {
-      if (remote) sendTo(datagram, remote);
+      return remote ? sendTo(datagram, remote) : true;
     },
     keepAlive() {
       if (!remote) return;

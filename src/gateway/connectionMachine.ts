@@ -221,21 +221,39 @@ export function startConnectionMachine(
       .subscribe(() => udp?.keepAlive()),
   );
 
-  return {
-    model$: model$.asObservable(),
-    get model() {
-      return model$.value;
-    },
-    frames$: frames.asObservable(),
-    get udp() {
-      return udp;
-    },
-    dispatch,
-    send: (data) => socket?.send(data),
-    stop: () => {
-      subs.unsubscribe();
-      frames.complete();
-      model$.complete();
-    },
-  };
+  return new MachineHandle(model$, frames, () => udp, dispatch, (data) => socket?.send(data), () => {
+    subs.unsubscribe();
+    frames.complete();
+    model$.complete();
+  });
+}
+
+/**
+ * The machine's handle: a class, so that `model` and `udp` are prototype getters (an object
+ * literal with getters is a dictionary-mode object in V8, and `machine.model` is read on
+ * every tick of every sink through `conn.transport`).
+ */
+class MachineHandle implements ConnectionMachine {
+  readonly model$: Observable<ConnectionModel>;
+  readonly frames$: Observable<GatewaySocketEvent>;
+
+  constructor(
+    private readonly models: BehaviorSubject<ConnectionModel>,
+    frames: Subject<GatewaySocketEvent>,
+    private readonly currentUdp: () => VoiceUdpSocket | null,
+    readonly dispatch: (event: ConnectionEvent) => void,
+    readonly send: (data: VoiceMessage | Buffer) => void,
+    readonly stop: () => void,
+  ) {
+    this.model$ = models.asObservable();
+    this.frames$ = frames.asObservable();
+  }
+
+  get model(): ConnectionModel {
+    return this.models.value;
+  }
+
+  get udp(): VoiceUdpSocket | null {
+    return this.currentUdp();
+  }
 }

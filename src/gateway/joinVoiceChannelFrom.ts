@@ -12,7 +12,8 @@ import {
 } from 'rxjs';
 import { RxVoiceError } from '../errors';
 import { waitForReady } from './waitForReady';
-import { connectVoice, type ConnectVoiceOptions, type VoiceConnection } from './connectVoice';
+import { propertyReader } from '../core/propertyReader';
+import { connectVoice, type ConnectVoiceOptions, type VoiceConnection, type VoiceTransport } from './connectVoice';
 import { VoiceConnectionError } from './VoiceConnectionError';
 import type { VoiceConnectionDestroyReason, VoiceConnectionState } from './VoiceConnectionState';
 import { DEFAULT_GROUP, findTracked, track, untrack, type RejoinRequest, type TrackedConnection } from './voiceConnectionRegistry';
@@ -138,6 +139,37 @@ function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLin
   let destroyed = false;
   const subs = new Subscription();
 
+  // `transport` is read by every sink on every tick, and the inner connection's getter is a
+  // chain of objects (connection → machine → model → state) that is out of the CPU caches by
+  // the next tick. The value is cached: connectVoice changes its transport only in the same
+  // model emission as a new state (SESSION_DESCRIPTION, RESUMED, a new UDP socket, connecting,
+  // disconnected, destroyed: each a new state object, each emitted on `state$`). An emission
+  // clears the cache, and nothing is cached until the emission has finished (a microtask
+  // later): subscribers of `state$` may run before the inner connection updated its transport.
+  let transportOf: VoiceConnection | null = null;
+  let readTransport: () => VoiceTransport | null = () => null;
+  let cachedTransport: VoiceTransport | null = null;
+  let transportCached = false;
+  let transportSettling = false;
+  const transportMayChange = (): void => {
+    transportCached = false;
+    if (transportSettling) return;
+    transportSettling = true;
+    queueMicrotask(() => {
+      transportSettling = false;
+    });
+  };
+  const currentTransport = (): VoiceTransport | null => {
+    const inner = inner$.value;
+    if (inner === null) return null;
+    if (inner !== transportOf) {
+      transportOf = inner;
+      readTransport = propertyReader(inner, 'transport');
+    }
+    return readTransport();
+  };
+
+
   const payload = (channel: string | null): VoiceStateUpdatePayload => ({
     op: 4,
     d: { guild_id: guildId, channel_id: channel, self_mute: wanted.selfMute, self_deaf: wanted.selfDeaf },
@@ -216,7 +248,8 @@ function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLin
     distinctUntilChanged((a, b) => a === b || (a.status === 'destroyed' && b.status === 'destroyed')),
     shareReplay({ bufferSize: 1, refCount: false }),
   );
-  subs.add(state$.subscribe());
+  subs.add(state$.subscribe(() => transportMayChange()));
+  subs.add(inner$.subscribe(() => transportMayChange()));
   const currentState = (): VoiceConnectionState => inner$.value?.state ?? own.value;
 
   const clients$ = inner$.pipe(switchMap((c) => (c ? c.clients$ : of(new Set<string>() as ReadonlySet<string>))));
@@ -243,7 +276,13 @@ function createJoinedConnection(options: JoinOptions & { gateway: MainGatewayLin
     receiveStats: () =>
       inner$.value?.receiveStats() ?? { packets: 0, malformed: 0, keepAlives: 0, ignored: 0, unknownSsrc: 0, decryptFailures: 0, trackedSsrcs: 0 },
     get transport() {
-      return inner$.value?.transport ?? null;
+      if (transportCached && !destroyed) return cachedTransport;
+      const t = currentTransport();
+      if (!transportSettling && !destroyed) {
+        cachedTransport = t;
+        transportCached = true;
+      }
+      return t;
     },
     ready: (timeoutMs = 30_000) => waitForReady(state$, timeoutMs, options.scheduler),
     setSpeaking: (flags) => inner$.value?.setSpeaking(flags),

@@ -20,11 +20,7 @@ import {
   type VoiceMessage,
 } from '../protocol/opcodes';
 import { rtpHeaderSize, writeRtpHeader, RTP_HEADER_SIZE, type RtpHeader } from '../protocol/rtp';
-import {
-  createTransportCipher,
-  SUPPORTED_ENCRYPTION_MODES,
-  type TransportCipher,
-} from '../protocol/transportCrypto';
+import { createTransportCipher, type TransportCipher } from '../protocol/transportCrypto';
 import { generateTone } from './audio/generateTone';
 import { encodeWav } from './audio/wav';
 import type { DaveCoordinator, DaveLink } from './internal/dave/DaveCoordinator';
@@ -167,7 +163,8 @@ interface SocketState {
  */
 export async function startVoiceServer(options: VoiceServerOptions = {}): Promise<VoiceServer> {
   const host = options.host ?? '127.0.0.1';
-  const modes = options.modes ?? [...SUPPORTED_ENCRYPTION_MODES];
+  // Offered in Discord's order (AES-GCM first); the client picks by its own preference.
+  const modes = options.modes ?? ['aead_aes256_gcm_rtpsize', 'aead_xchacha20_poly1305_rtpsize'];
   const heartbeatInterval = options.heartbeatIntervalMs ?? 13750;
   const heartbeatTimeout = options.heartbeatTimeoutMs ?? 2 * heartbeatInterval + 1000;
   const resumeWindow = options.resumeWindowMs ?? 60_000;

@@ -91,23 +91,39 @@ describe('joinVoiceChannel with an adapter', () => {
     const ad = fakeGuildAdapter();
     const conn = joinVoiceChannel({ guildId: 'guild', channelId: 'chan', adapterCreator: ad.creator, dave: false, tls: tls() });
     const statuses: string[] = [];
+    // `transport` is cached between state changes: read it inside every emission (before
+    // the inner connection has updated its own) and check it is right after each one.
+    const readInside: unknown[] = [];
     conn.state$.subscribe((s) => {
       statuses.push(s.status);
+      readInside.push(conn.transport);
       if (process.env.DEBUG_JOIN) console.log(JSON.stringify(s));
     });
     ad.state({ session_id: 'sess2' });
     ad.server({ endpoint: a.endpoint });
     await conn.ready(5000);
+    const first = conn.transport;
+    expect(first).not.toBeNull();
+    expect(conn.transport).toBe(first);
     ad.server({ endpoint: null }); // server being reallocated
     await firstValueFrom(conn.state$.pipe(filter((s) => s.status === 'connecting')));
+    await sleep(0);
+    expect(conn.transport).toBeNull();
     ad.server({ endpoint: b.endpoint, token: 'tok-b' });
     const moved = await conn.ready(5000);
     expect(moved.endpoint).toBe(b.endpoint);
+    const second = conn.transport;
+    expect(second).not.toBeNull();
+    expect(second).not.toBe(first);
+    expect(second?.udp).not.toBe(first?.udp);
+    expect(readInside.length).toBeGreaterThan(3);
     ad.state({ session_id: 'sess2', channel_id: 'chan-2' }); // moved channel: same session
     await sleep(50);
     expect(conn.state.status).toBe('ready');
+    expect(conn.transport).toBe(second);
     ad.state({ channel_id: null }); // kicked
     expect(conn.state).toEqual({ status: 'destroyed', reason: 'disconnected-by-server' });
+    expect(conn.transport).toBeNull();
     expect(statuses[statuses.length - 1]).toBe('destroyed');
     expect(statuses.filter((s) => s === 'destroyed')).toHaveLength(1);
     expect(ad.destroyed).toBe(true);

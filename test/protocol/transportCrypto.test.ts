@@ -66,8 +66,8 @@ function discordNonce(mode: EncryptionMode): (counter: Buffer) => Buffer {
 }
 
 describe('mode and key checks', () => {
-  it('lists both modes, AES-GCM first', () => {
-    expect(SUPPORTED_ENCRYPTION_MODES).toEqual(MODES);
+  it('lists both modes, XChaCha20-Poly1305 first (the cheaper seal, see bench/cpu-per-packet.md)', () => {
+    expect(SUPPORTED_ENCRYPTION_MODES).toEqual(['aead_xchacha20_poly1305_rtpsize', 'aead_aes256_gcm_rtpsize']);
     for (const m of MODES) expect(isEncryptionMode(m)).toBe(true);
     for (const m of ['xsalsa20_poly1305', 'aead_xchacha20_poly1305', '', 'AEAD_AES256_GCM_RTPSIZE']) expect(isEncryptionMode(m)).toBe(false);
     expect(hasAes256Gcm()).toBe(true);
@@ -168,6 +168,22 @@ describe.each(MODES)('%s', (mode) => {
       expect(opened.payload).toEqual(OPUS);
       expect(opened.nonce).toBe(0xfffffffe);
       expect(opened.header).toMatchObject({ csrcs: [0xaaaaaaaa, 0xbbbbbbbb], extension: { profile: 0xbede, length: 2 }, padding: true, marker: true });
+    });
+
+    it('seals into a reused output buffer when it is large enough, else allocates', () => {
+      const out = Buffer.alloc(256, 0xee);
+      const a = cipher.seal(hdr(), OPUS, 41, out);
+      expect(a.buffer).toBe(out.buffer);
+      expect(a.byteOffset).toBe(out.byteOffset);
+      expect(a.length).toBe(12 + OPUS.length + 20);
+      expect(a).toEqual(cipher.seal(hdr(), OPUS, 41)); // same bytes as a fresh packet (same nonce)
+      expect(cipher.open(a).payload).toEqual(OPUS);
+      const b = cipher.seal(hdr(), OPUS, 42, out); // overwrites the same memory
+      expect(cipher.open(b).nonce).toBe(42);
+      const tooSmall = Buffer.alloc(8);
+      const c = cipher.seal(hdr(), OPUS, 43, tooSmall);
+      expect(c.buffer).not.toBe(tooSmall.buffer);
+      expect(cipher.open(c).payload).toEqual(OPUS);
     });
 
     it('empty and maximum-size payloads', () => {

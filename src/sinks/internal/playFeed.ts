@@ -1,5 +1,6 @@
 import { Observable, type SchedulerLike } from 'rxjs';
 import { FRAME_MS, OPUS_SILENCE_FRAME, type OpusPacket } from '../../core/audioFormat';
+import { propertyReader } from '../../core/propertyReader';
 import { sendLaneOf } from '../../core/SendLane';
 import { schedulerClock, sharedVoiceClock, type ClockTick, type VoiceClock } from '../../core/VoiceClock';
 import { RxVoiceError, type RxVoiceWarning } from '../../errors';
@@ -7,6 +8,13 @@ import type { VoiceConnection, VoiceTransport } from '../../gateway/connectVoice
 import type { PlaybackCommand, PlaybackControl } from '../createPlaybackControl';
 import { remoteTargetOf } from '../../driver/internal/remoteTarget';
 import { remotePlayFeed } from '../../driver/internal/remotePlayFeed';
+
+/**
+ * Size of a sink's reusable packet buffer: the largest Opus packet (1275 bytes), DAVE's
+ * trailer, the RTP header with extensions and the transport's tag and nonce fit. A larger
+ * packet is sealed into a new buffer.
+ */
+const OUT_BUFFER_SIZE = 1536;
 
 /** Options of a sink that plays into a voice connection (see `voiceSink`). */
 export interface PlayFeedOptions {
@@ -99,6 +107,8 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     const progressEvery = options.progressEveryMs ?? 1000;
     const lane = sendLaneOf(conn);
     const rtp = lane.rtp;
+    /** `conn.transport` without a property lookup per tick (see propertyReader). */
+    const readTransport = propertyReader(conn, 'transport');
     const feed = createFeed();
     const p: PlaybackProgress = {
       status: 'buffering',
@@ -145,6 +155,22 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     let savedTimestamp = 0;
     let preparedSequence = 0;
     let preparedTimestamp = 0;
+    // Packets are sealed into this sink's own buffer (no allocation per packet): it is free
+    // again once the UDP socket says the send no longer references it; a send still queued
+    // keeps the buffer and the sink takes a new one.
+    let out = Buffer.allocUnsafeSlow(OUT_BUFFER_SIZE);
+    let outBusy = false;
+    /** The buffer to seal into, if it is free. */
+    const sealBuffer = (): Buffer | undefined => (outBusy ? undefined : out);
+    /** After `packet` was sealed (into `out`, or not) and sent: can `out` be reused? */
+    const sent = (packet: Buffer, released: boolean | void): void => {
+      if (packet.buffer !== out.buffer) return;
+      if (released === true) outBusy = false;
+      else {
+        out = Buffer.allocUnsafeSlow(OUT_BUFFER_SIZE);
+        outBusy = false;
+      }
+    };
 
     /**
      * Forgets the prepared packet and gives its sequence number and timestamp back, unless
@@ -157,17 +183,20 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
         rtp.sequence = savedSequence;
         rtp.timestamp = savedTimestamp;
       }
+      if (prepared.buffer === out.buffer) outBusy = false;
       prepared = preparedPayload = preparedFor = null;
     };
 
     const send = (t: VoiceTransport, payload: Buffer): void => {
       if (prepared !== null && preparedPayload === payload && preparedFor === t) {
-        t.udp.send(prepared);
+        const packet = prepared;
         prepared = preparedPayload = preparedFor = null;
+        sent(packet, t.udp.send(packet));
         if (pendingSkip > 0) rtp.advance(pendingSkip); // as `rtp.packet(…, 1 + pendingSkip)` would have
       } else {
         dropPrepared();
-        t.udp.send(rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip));
+        const packet = rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1 + pendingSkip, sealBuffer());
+        sent(packet, t.udp.send(packet));
       }
       pendingSkip = 0;
       lane.lastSentAt = tickNow;
@@ -183,7 +212,8 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
       if (payload === undefined) return;
       savedSequence = rtp.sequence;
       savedTimestamp = rtp.timestamp;
-      prepared = rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1);
+      prepared = rtp.packet(t.cipher, t.ssrc, t.e2ee(payload), 1, sealBuffer());
+      if (prepared.buffer === out.buffer) outBusy = true;
       preparedSequence = rtp.sequence;
       preparedTimestamp = rtp.timestamp;
       preparedPayload = payload;
@@ -226,7 +256,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
         if (lane.lastSentClock === clock && tick.now - lane.lastSentAt < clock.frameMs / 2) return;
         handover = false;
       }
-      const t = conn.transport; // a getter chain: read once per tick
+      const t = readTransport(); // a getter chain: read once per tick
       tickTransport = t;
       if (!t) {
         if (!paused && !ending) p.status = 'buffering';
