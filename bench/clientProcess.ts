@@ -192,6 +192,15 @@ function setUpDriver(rx: Record<string, unknown>): DriverInfo {
   return { requested: config.threads ?? 'default', threads, exported, via: via.length ? via.join(' + ') : 'default (nothing set)' };
 }
 
+/** CPU time of the calling thread, ms (/proc/thread-self/schedstat: ns on CPU), or null. */
+function threadCpuMs(): number | null {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
 /** Threads of this process (main, libuv pool, V8, workers), from /proc/self/status. */
 function osThreads(): number | undefined {
   try {
@@ -409,16 +418,25 @@ async function main(): Promise<void> {
     const warmup = config.warmupMs ?? 2000;
     const tail = config.tailMs ?? 1000;
     const durationMs = config.input.durationMs;
-    // Busy bot: the main thread spins `blockMs` of every `periodMs` while the streams play.
-    const busy = { blocks: 0, blockedMs: 0, blockedMsAtWindowStart: 0, blockedMsInWindow: 0 };
+    // Busy bot: the main thread spins `blockMs` (wall time) of every `periodMs` while the
+    // streams play. `blockedMs`: wall time spent spinning; `spinCpuMs`: the main thread's CPU
+    // time in those spins (/proc/thread-self/schedstat, ns; less than the wall time when the
+    // machine preempts the spinning thread), which is what the CPU figures subtract.
+    // `phases`: where the blocks started in the 20 ms frame grid of the playback start (5 ms bins).
+    const busy = { blocks: 0, blockedMs: 0, spinCpuMs: 0, atWindowStart: { blockedMs: 0, spinCpuMs: 0 }, inWindow: { blockedMs: 0, spinCpuMs: 0 }, phases: [0, 0, 0, 0] };
+    const startPerf = performance.now();
     const busyTimer = config.busy
       ? setInterval(() => {
+          const c0 = threadCpuMs();
           const t = performance.now();
+          busy.phases[Math.floor(((t - startPerf) % 20) / 5)]++;
           const until = t + config.busy!.blockMs;
           let now = t;
           while (now < until) now = performance.now();
+          const c1 = threadCpuMs();
           busy.blocks++;
           busy.blockedMs += now - t;
+          busy.spinCpuMs += c0 !== null && c1 !== null ? c1 - c0 : now - t;
         }, config.busy.periodMs)
       : null;
     const cpu0 = procCpuMs();
@@ -434,13 +452,13 @@ async function main(): Promise<void> {
       result.window = { start: monoMs(), end: 0 };
       result.extra.daveActive = conns.filter((c) => c.daveActive()).length;
       result.extra.osThreadsInWindow = osThreads();
-      busy.blockedMsAtWindowStart = busy.blockedMs;
+      busy.atWindowStart = { blockedMs: busy.blockedMs, spinCpuMs: busy.spinCpuMs };
     }, windowStart - monoMs());
     const w2 = setTimeout(() => {
       const u = process.cpuUsage();
       result.cpuMsInWindow = (u.user + u.system) / 1000 - windowCpu0;
       if (result.window) result.window.end = monoMs();
-      busy.blockedMsInWindow = busy.blockedMs - busy.blockedMsAtWindowStart;
+      busy.inWindow = { blockedMs: busy.blockedMs - busy.atWindowStart.blockedMs, spinCpuMs: busy.spinCpuMs - busy.atWindowStart.spinCpuMs };
     }, windowEnd - monoMs());
     const limit = sleep(config.stopAfterMs ?? config.maxPlayMs ?? durationMs + 30_000).then(() => 'timeout' as const);
     const all = Promise.all(
@@ -455,7 +473,8 @@ async function main(): Promise<void> {
     result.playWallMs = monoMs() - start;
     if (busyTimer) {
       clearInterval(busyTimer);
-      result.extra.busy = { ...config.busy, blocks: busy.blocks, blockedMs: busy.blockedMs, blockedMsInWindow: busy.blockedMsInWindow };
+      const { blocks, blockedMs, spinCpuMs, inWindow, phases } = busy;
+      result.extra.busy = { ...config.busy, blocks, blockedMs, spinCpuMs, blockedMsInWindow: inWindow.blockedMs, spinCpuMsInWindow: inWindow.spinCpuMs, phases };
     }
     clearTimeout(w1);
     clearTimeout(w2);

@@ -213,8 +213,9 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       `| packets lost (gaps + missing) | ${cell((r) => fmt(r.lost + r.missingAudio, 0))} |`,
       `| streams finished / N | ${cell((r) => `${r.finished} / ${r.n}`)} |`,
       `| client CPU, % of a core (all threads, busy loop included) | ${cell((r) => fmt(r.clientCpuPctOfCore, 1))} |`,
+      `| busy loop's own CPU, % of a core | ${cell((r) => fmt(r.busyLoopCpuPctOfCore, 1))} |`,
       `| client CPU per stream without the busy loop, ms per s of audio | ${cell((r) => fmt(r.cpuMsPerStreamSecExclBusy, 3))} |`,
-      `| main thread blocked, share of the window | ${cell((r) => fmt(r.blockedFraction, 3))} |`,
+      `| main thread blocked (wall time), share of the window | ${cell((r) => fmt(r.blockedFraction, 3))} |`,
     );
   }
   if (tScale) {
