@@ -13,11 +13,16 @@
  * CPU in [start + warmupMs, start + duration − tailMs]; `join` joins `joins` times one after
  * the other, each playing from the adapter's VOICE_SERVER_UPDATE on (time to first packet).
  *
+ * rxvoice's voice driver: `threads` (absent: the default, threads = cores; 0: in-process) is
+ * applied before anything is made and recorded as `extra.driver`. `busy` blocks the main
+ * thread periodically while the streams play (the "busy bot" scenario).
+ *
  * Config: argv[2] JSON (ClientConfig). Result: `process.send({ type: 'result', ... })`.
  * Run with NODE_TLS_REJECT_UNAUTHORIZED=0 (@discordjs/voice speaks wss only; the emulator's
  * certificate is self-signed; rxvoice runs with the same setting).
  */
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { liveChildPids, liveChildrenCpuMs, monoMs, procCpuMs, sleep } from './lib/common';
 
 export interface ClientConfig {
@@ -45,6 +50,30 @@ export interface ClientConfig {
   stopAfterMs?: number;
   /** Pause between connecting and playing, and after playing, ms. Default 500. */
   settleMs?: number;
+  /**
+   * rxvoice only: its voice driver's worker threads. Absent: rxvoice's default (the driver,
+   * threads = cores); `0`: in-process, on the main thread. Set through `configureVoiceDriver`
+   * when `src/index` exports it, and as `RXVOICE_THREADS` in this process's environment
+   * (which the driver reads) either way.
+   */
+  threads?: number;
+  /**
+   * "Busy bot": from the start of playback to its end, a `setInterval(periodMs)` on the main
+   * thread spins synchronously for `blockMs` (both libraries).
+   */
+  busy?: { periodMs: number; blockMs: number };
+}
+
+/** How the rxvoice client ran its voice driver (recorded in the results as `extra.driver`). */
+export interface DriverInfo {
+  /** `config.threads`, or 'default'. */
+  requested: number | 'default';
+  /** Threads by the driver's own rule (`voiceDriverThreads()`), when that module exists. */
+  threads: number | null;
+  /** `configureVoiceDriver` is exported from src/index (the driver is wired in). */
+  exported: boolean;
+  /** How `requested` was applied. */
+  via: string;
 }
 
 export interface ClientResult {
@@ -127,9 +156,70 @@ function adapter(i: number, onServerUpdate: () => void) {
   });
 }
 
+/**
+ * `config.threads`, part 1, before rxvoice is loaded: `RXVOICE_THREADS` in this process's
+ * environment (the driver reads it; the orchestrator sets it in the child's environment too).
+ */
+function driverEnv(): void {
+  if (config.threads === undefined) delete process.env.RXVOICE_THREADS;
+  else process.env.RXVOICE_THREADS = String(config.threads);
+}
+
+/**
+ * `config.threads`, part 2, before rxvoice makes anything: `configureVoiceDriver` when
+ * `src/index` exports it (checked at run time: the export lands with the driver).
+ */
+function setUpDriver(rx: Record<string, unknown>): DriverInfo {
+  const configure = rx.configureVoiceDriver;
+  const exported = typeof configure === 'function';
+  const via: string[] = [];
+  if (config.threads !== undefined) {
+    via.push('RXVOICE_THREADS');
+    if (exported) {
+      (configure as (o: { threads?: number }) => void)({ threads: config.threads });
+      via.push('configureVoiceDriver');
+    }
+  }
+  let threads: number | null = null;
+  try {
+    const fromIndex = rx.voiceDriverThreads;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const read = typeof fromIndex === 'function' ? fromIndex : (require('../src/driver/configureVoiceDriver') as Record<string, unknown>).voiceDriverThreads;
+    if (typeof read === 'function') threads = (read as () => number)();
+  } catch {
+    // no driver module in this version
+  }
+  return { requested: config.threads ?? 'default', threads, exported, via: via.length ? via.join(' + ') : 'default (nothing set)' };
+}
+
+/** CPU time of the calling thread, ms (/proc/thread-self/schedstat: ns on CPU), or null. */
+function threadCpuMs(): number | null {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/** Threads of this process (main, libuv pool, V8, workers), from /proc/self/status. */
+function osThreads(): number | undefined {
+  try {
+    const m = /^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function rxvoiceLib(): Lib {
+  driverEnv();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const rx = require('../src') as typeof import('../src');
+  const driver = setUpDriver(rx as unknown as Record<string, unknown>);
+  // The lateness diagnostic adds a listener to the main thread's shared clock; with the
+  // driver wired in and threads > 0 the streams' clocks run in the workers, and a main-thread
+  // clock would only be extra load there: not watched then.
+  const inProcess = !driver.exported || driver.threads === 0;
   let framesLate = 0;
   let underruns = 0;
   let dropped = 0;
@@ -137,6 +227,7 @@ function rxvoiceLib(): Lib {
   const lateness: number[] = [];
   let stopLateness: (() => void) | null = null;
   const watchClock = (): void => {
+    if (!inProcess) return;
     stopLateness ??= rx.sharedVoiceClock().add((t) => {
       if (lateness.length < 100_000) lateness.push(t.now - t.deadline);
     });
@@ -187,7 +278,8 @@ function rxvoiceLib(): Lib {
       stopLateness?.();
       const sorted = lateness.slice(100).sort((a, b) => a - b); // after the start-up ticks
       const q = (p: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 1000) / 1000;
-      return { framesLate, underruns, droppedFrames: dropped, clockLatenessMs: { p50: q(0.5), p99: q(0.99), max: q(1) } };
+      const clockLatenessMs = inProcess ? { p50: q(0.5), p99: q(0.99), max: q(1) } : null;
+      return { framesLate, underruns, droppedFrames: dropped, clockLatenessMs, driver };
     },
   };
 }
@@ -326,6 +418,27 @@ async function main(): Promise<void> {
     const warmup = config.warmupMs ?? 2000;
     const tail = config.tailMs ?? 1000;
     const durationMs = config.input.durationMs;
+    // Busy bot: the main thread spins `blockMs` (wall time) of every `periodMs` while the
+    // streams play. `blockedMs`: wall time spent spinning; `spinCpuMs`: the main thread's CPU
+    // time in those spins (/proc/thread-self/schedstat, ns; less than the wall time when the
+    // machine preempts the spinning thread), which is what the CPU figures subtract.
+    // `phases`: where the blocks started in the 20 ms frame grid of the playback start (5 ms bins).
+    const busy = { blocks: 0, blockedMs: 0, spinCpuMs: 0, atWindowStart: { blockedMs: 0, spinCpuMs: 0 }, inWindow: { blockedMs: 0, spinCpuMs: 0 }, phases: [0, 0, 0, 0] };
+    const startPerf = performance.now();
+    const busyTimer = config.busy
+      ? setInterval(() => {
+          const c0 = threadCpuMs();
+          const t = performance.now();
+          busy.phases[Math.floor(((t - startPerf) % 20) / 5)]++;
+          const until = t + config.busy!.blockMs;
+          let now = t;
+          while (now < until) now = performance.now();
+          const c1 = threadCpuMs();
+          busy.blocks++;
+          busy.blockedMs += now - t;
+          busy.spinCpuMs += c0 !== null && c1 !== null ? c1 - c0 : now - t;
+        }, config.busy.periodMs)
+      : null;
     const cpu0 = procCpuMs();
     const start = monoMs();
     const streams = conns.map((c) => c.play());
@@ -338,11 +451,14 @@ async function main(): Promise<void> {
       windowCpu0 = (u.user + u.system) / 1000;
       result.window = { start: monoMs(), end: 0 };
       result.extra.daveActive = conns.filter((c) => c.daveActive()).length;
+      result.extra.osThreadsInWindow = osThreads();
+      busy.atWindowStart = { blockedMs: busy.blockedMs, spinCpuMs: busy.spinCpuMs };
     }, windowStart - monoMs());
     const w2 = setTimeout(() => {
       const u = process.cpuUsage();
       result.cpuMsInWindow = (u.user + u.system) / 1000 - windowCpu0;
       if (result.window) result.window.end = monoMs();
+      busy.inWindow = { blockedMs: busy.blockedMs - busy.atWindowStart.blockedMs, spinCpuMs: busy.spinCpuMs - busy.atWindowStart.spinCpuMs };
     }, windowEnd - monoMs());
     const limit = sleep(config.stopAfterMs ?? config.maxPlayMs ?? durationMs + 30_000).then(() => 'timeout' as const);
     const all = Promise.all(
@@ -355,6 +471,11 @@ async function main(): Promise<void> {
     );
     if ((await Promise.race([all.then(() => 'ok' as const), limit])) === 'timeout' && config.stopAfterMs === undefined) note('playback timeout');
     result.playWallMs = monoMs() - start;
+    if (busyTimer) {
+      clearInterval(busyTimer);
+      const { blocks, blockedMs, spinCpuMs, inWindow, phases } = busy;
+      result.extra.busy = { ...config.busy, blocks, blockedMs, spinCpuMs, blockedMsInWindow: inWindow.blockedMs, spinCpuMsInWindow: inWindow.spinCpuMs, phases };
+    }
     clearTimeout(w1);
     clearTimeout(w2);
     // ffmpeg children: wait until they have exited and were reaped (their CPU then shows in cutime).

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findFfmpeg } from '../src/sources/findFfmpeg';
-import type { ClientConfig, ClientResult } from './clientProcess';
+import type { ClientConfig, ClientResult, DriverInfo } from './clientProcess';
 import type { EmulatorReport } from './emulatorProcess';
 import { buildJs, JS_DIR } from './lib/build';
 import { BENCH_DIR, monoMs, quantile, RESULTS_DIR, ROOT, round, slope, udpRcvbufErrors } from './lib/common';
@@ -42,6 +42,10 @@ const nextRunId = (): string => `9${String(++runCounter).padStart(4, '0')}`;
 /** Aggregates of one client run, as stored in the results. */
 export interface RunSummary {
   lib: Lib;
+  /** rxvoice's voice-driver threads as asked for ('default': the driver, threads = cores; 0: in-process); null for djs. */
+  threads: number | 'default' | null;
+  /** rxvoice: how the client applied it and what the driver module says (`extra.driver`). */
+  driver: DriverInfo | null;
   n: number;
   connected: number;
   finished: number;
@@ -82,6 +86,9 @@ interface PlayOptions {
   execArgv?: string[];
   stopAfterMs?: number;
   rssEveryMs?: number;
+  /** rxvoice's driver threads (absent: its default, the driver with threads = cores). */
+  threads?: number;
+  busy?: ClientConfig['busy'];
 }
 
 async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: ClientResult; report: EmulatorReport }> {
@@ -100,6 +107,8 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
     stopAfterMs: o.stopAfterMs,
     rssEveryMs: o.rssEveryMs,
     settleMs: smoke ? 100 : 500,
+    threads: o.lib === 'rxvoice' ? o.threads : undefined,
+    busy: o.busy,
   };
   const rcvbuf0 = udpRcvbufErrors();
   const run = await runClient(config, env, o.execArgv ?? [], (o.stopAfterMs ?? o.fixture.durationMs) + 240_000);
@@ -113,6 +122,8 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
   const expected = o.stopAfterMs === undefined && o.fixture.packets > 0 ? o.fixture.packets : 0;
   const summary: RunSummary = {
     lib: o.lib,
+    threads: o.lib === 'rxvoice' ? (o.threads ?? 'default') : null,
+    driver: (r.extra.driver as DriverInfo | undefined) ?? null,
     n: o.n,
     connected: r.connected,
     finished: r.finished,
@@ -138,11 +149,12 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
     decryptFailures: report.decryptFailures,
     emulatorCpuPct: round(report.emulatorCpuPct, 1),
     udpRcvbufErrors: udpRcvbufErrors() - rcvbuf0,
-    extra: r.extra,
+    extra: Object.fromEntries(Object.entries(r.extra).filter(([k]) => k !== 'driver')),
   };
   const p = summary.pacing;
+  const variant = o.lib === 'rxvoice' && o.threads !== undefined ? `rxvoice/t${o.threads}` : o.lib;
   log(
-    `${o.scenario} ${o.lib.padEnd(7)} N=${String(o.n).padEnd(4)} cpu ${summary.cpuMsPerStreamSec} ms/stream/s` +
+    `${o.scenario} ${variant.padEnd(7)} N=${String(o.n).padEnd(4)} cpu ${summary.cpuMsPerStreamSec} ms/stream/s` +
       ` (total ${summary.totalCpuMsPerStreamSec}), pacing p50 ${p.p50} p99 ${p.p99} max ${p.max} ms, lost ${summary.lost}` +
       `, missing ${summary.missingAudio}, rss ${summary.peakRssMb} MB, emu ${summary.emulatorCpuPct} %` +
       (summary.errors.length ? `, errors: ${summary.errors.join(' | ')}` : ''),
@@ -199,6 +211,84 @@ function environment(): Record<string, unknown> {
   };
 }
 
+interface MaxStreamsOptions {
+  scenario: string;
+  kind: 'ogg' | 'mp3';
+  fixture: Fixture;
+  /** The first N; then `up` while steps hold, or `down` (until one holds) if it fails. */
+  first: number;
+  up: number[];
+  down: number[];
+  /** Wall time per library after which no further step starts. */
+  budgetMs: number;
+  /** Runs to reuse (same input and method) instead of running that N again. */
+  previous: RunSummary[];
+  previousSource: string;
+}
+
+/**
+ * The largest N (per library) whose run holds the scale criterion (`holds`): `first`, then
+ * up a ladder until a step fails, or down one until a step holds; a failed step is run once
+ * more (other load on the machine can spoil one run); bounded in time per library; stops
+ * when the emulator uses > 90 % of a core. rxvoice runs with its default driver.
+ */
+async function maxStreams(emulator: Emulator, o: MaxStreamsOptions): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = { threads: { rxvoice: 'default' } };
+  type Step = { n: number; holds: boolean; p99: number; lost: number; missing: number; cpuMsPerStreamSec: number; emulatorCpuPct: number; errors: string[]; source: string };
+  const clip = `${o.fixture.durationMs / 1000} s`;
+  for (const lib of LIBS) {
+    const tried: Step[] = [];
+    const t0 = monoMs();
+    const record = (n: number, s: RunSummary, source: string): Step => {
+      const st: Step = { n, holds: holds(s), p99: s.pacing.p99, lost: s.lost, missing: s.missingAudio, cpuMsPerStreamSec: s.cpuMsPerStreamSec, emulatorCpuPct: s.emulatorCpuPct, errors: s.errors, source };
+      tried.push(st);
+      return st;
+    };
+    const step = async (n: number): Promise<Step> => {
+      const reused = o.previous.find((r) => r.lib === lib && r.n === n);
+      let st = reused
+        ? record(n, reused, o.previousSource)
+        : record(n, (await play({ scenario: o.scenario, lib, n, fixture: o.fixture, kind: o.kind, emulator })).summary, clip);
+      if (!st.holds && !smoke) st = record(n, (await play({ scenario: o.scenario, lib, n, fixture: o.fixture, kind: o.kind, emulator })).summary, `${clip}, second try`);
+      return st;
+    };
+    let best = 0;
+    let stopReason = 'every step held';
+    const first = await step(o.first);
+    const ladder = first.holds ? o.up : o.down;
+    if (first.holds) best = first.n;
+    for (const n of ladder) {
+      if (monoMs() - t0 > o.budgetMs) {
+        stopReason = `time budget (${o.budgetMs / 1000} s) used`;
+        break;
+      }
+      const st = await step(n);
+      if (first.holds && !st.holds) {
+        stopReason = `N=${n} failed`;
+        break;
+      }
+      if (st.holds) {
+        best = Math.max(best, n);
+        if (!first.holds) {
+          stopReason = `N=${o.first} failed; N=${n} held`;
+          break;
+        }
+      }
+      if (st.emulatorCpuPct > 90) {
+        stopReason = `emulator saturated at N=${n} (${st.emulatorCpuPct} % of a core)`;
+        break;
+      }
+    }
+    if (!first.holds && best === 0 && stopReason === 'every step held') stopReason = `no N down to ${tried[tried.length - 1].n} held`;
+    out[lib] = { maxStreams: best, stopReason, tried };
+    log(`${o.scenario} ${lib}: max ${best} (${stopReason})`);
+  }
+  return out;
+}
+
+/** Scenarios that ran (and wrote their JSON) in this invocation. */
+const ranThisInvocation = new Set<string>();
+
 // ---- scenarios -------------------------------------------------------------------------------
 
 const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unknown> }> = [
@@ -249,62 +339,17 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
       // The largest N that holds p99 ≤ 5 ms and zero loss: up from N=100 (the passthrough run,
       // 20 s) in steps of 10 s of audio (reusing the passthrough N=500 run when the ladder
       // reaches it), or down from 100 if that already fails; bounded in time per library.
-      const fixture = await oggClip(smoke ? 1 : 10);
-      const up = smoke ? [] : [200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000];
-      const down = smoke ? [] : [50, 25, 10];
-      const budgetMs = smoke ? 30_000 : 100_000;
-      const previous = (readJson('passthrough') as { runs?: RunSummary[] } | null)?.runs ?? [];
-      const out: Record<string, unknown> = {};
-      type Step = { n: number; holds: boolean; p99: number; lost: number; missing: number; cpuMsPerStreamSec: number; emulatorCpuPct: number; errors: string[]; source: string };
-      for (const lib of LIBS) {
-        const tried: Step[] = [];
-        const t0 = monoMs();
-        const record = (n: number, s: RunSummary, source: string): Step => {
-          const st: Step = { n, holds: holds(s), p99: s.pacing.p99, lost: s.lost, missing: s.missingAudio, cpuMsPerStreamSec: s.cpuMsPerStreamSec, emulatorCpuPct: s.emulatorCpuPct, errors: s.errors, source };
-          tried.push(st);
-          return st;
-        };
-        // A step that fails is run once more (other load on the machine can spoil one run).
-        const step = async (n: number): Promise<Step> => {
-          const reused = smoke ? undefined : previous.find((r) => r.lib === lib && r.n === n);
-          let st = reused
-            ? record(n, reused, 'passthrough run (20 s)')
-            : record(n, (await play({ scenario: 'scale', lib, n, fixture, emulator })).summary, `${fixture.durationMs / 1000} s`);
-          if (!st.holds && !smoke) st = record(n, (await play({ scenario: 'scale', lib, n, fixture, emulator })).summary, `${fixture.durationMs / 1000} s, second try`);
-          return st;
-        };
-        let best = 0;
-        let stopReason = 'every step held';
-        const first = await step(smoke ? 2 : 100);
-        const ladder = first.holds ? up : down;
-        if (first.holds) best = first.n;
-        for (const n of ladder) {
-          if (monoMs() - t0 > budgetMs) {
-            stopReason = `time budget (${budgetMs / 1000} s) used`;
-            break;
-          }
-          const st = await step(n);
-          if (first.holds && !st.holds) {
-            stopReason = `N=${n} failed`;
-            break;
-          }
-          if (st.holds) {
-            best = Math.max(best, n);
-            if (!first.holds) {
-              stopReason = `N=100 failed; N=${n} held`;
-              break;
-            }
-          }
-          if (st.emulatorCpuPct > 90) {
-            stopReason = `emulator saturated at N=${n} (${st.emulatorCpuPct} % of a core)`;
-            break;
-          }
-        }
-        if (!first.holds && best === 0 && stopReason === 'every step held') stopReason = `no N down to ${tried[tried.length - 1].n} held`;
-        out[lib] = { maxStreams: best, stopReason, tried };
-        log(`scale ${lib}: max ${best} (${stopReason})`);
-      }
-      return out;
+      return maxStreams(emulator, {
+        scenario: 'scale',
+        kind: 'ogg',
+        fixture: await oggClip(smoke ? 1 : 10),
+        first: smoke ? 2 : 100,
+        up: smoke ? [] : [200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000],
+        down: smoke ? [] : [50, 25, 10],
+        budgetMs: smoke ? 30_000 : 100_000,
+        previous: smoke ? [] : ((readJson('passthrough') as { runs?: RunSummary[] } | null)?.runs ?? []),
+        previousSource: 'passthrough run (20 s)',
+      });
     },
   },
   {
@@ -316,6 +361,74 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
         for (const lib of LIBS) runs.push((await play({ scenario: 'transcode', lib, n, fixture, kind: 'mp3', emulator })).summary);
       }
       return { runs, note: 'rxvoice: ffmpegSource(mp3).pipe(opusEncode({ bitrate: 96000 }), voiceSink(conn)); djs: createAudioResource(mp3) (ffmpeg → Ogg Opus via libopus at ffmpeg’s default 96 kb/s when ffmpeg has libopus, else ffmpeg → PCM → prism Opus encoder)' };
+    },
+  },
+  {
+    name: 'transcode-scale',
+    run: async (emulator) => {
+      // Max streams for transcode (mp3 → Opus), the method of `scale` on a coarser ladder:
+      // from N=10 up (15, 20, 25, 35, 50, 75, 100, 150) or down (5, 2, 1), 10 s of mp3 per run,
+      // reusing the transcode scenario's runs of this invocation (N=1, 10, 25).
+      const previous = ranThisInvocation.has('transcode') ? ((readJson('transcode') as { runs?: RunSummary[] } | null)?.runs ?? []) : [];
+      return maxStreams(emulator, {
+        scenario: 'transcode-scale',
+        kind: 'mp3',
+        fixture: await mp3Clip(smoke ? 1 : 10),
+        first: smoke ? 1 : 10,
+        up: smoke ? [] : [15, 20, 25, 35, 50, 75, 100, 150],
+        down: smoke ? [] : [5, 2, 1],
+        budgetMs: smoke ? 30_000 : 80_000,
+        previous: smoke ? [] : previous,
+        previousSource: 'transcode run (10 s)',
+      });
+    },
+  },
+  {
+    name: 'busy',
+    run: async (emulator) => {
+      // Busy bot: N passthrough streams while the client's main thread spins `blockMs` of every
+      // `periodMs` (a synchronous loop on a setInterval, from the start of playback to its end).
+      // rxvoice twice: its default driver (threads = cores) and threads 0 (in-process).
+      const busy = { periodMs: 40, blockMs: 15 };
+      const n = smoke ? 2 : 50;
+      const fixture = await oggClip(smoke ? 1 : 10);
+      const variants: Array<{ variant: string; label: string; lib: Lib; threads?: number }> = [
+        { variant: 'rxvoice-driver', label: 'rxvoice (driver)', lib: 'rxvoice' },
+        { variant: 'rxvoice-threads0', label: 'rxvoice (threads 0)', lib: 'rxvoice', threads: 0 },
+        { variant: 'djs', label: '@discordjs/voice', lib: 'djs' },
+      ];
+      const runs: Array<RunSummary & Record<string, unknown>> = [];
+      for (const v of variants) {
+        const { summary, result } = await play({ scenario: 'busy', lib: v.lib, threads: v.threads, n, fixture, emulator, busy });
+        const windowMs = result.window && result.window.end > result.window.start ? result.window.end - result.window.start : NaN;
+        const b = result.extra.busy as { blocks: number; blockedMsInWindow: number; spinCpuMsInWindow: number; phases: number[] } | undefined;
+        const extra = {
+          variant: v.variant,
+          label: v.label,
+          // The whole client process (all threads), busy loop included, % of one core.
+          clientCpuPctOfCore: round((result.cpuMsInWindow / windowMs) * 100, 1),
+          // The busy loop's own CPU (main thread's CPU while spinning), % of one core.
+          busyLoopCpuPctOfCore: round(((b?.spinCpuMsInWindow ?? 0) / windowMs) * 100, 1),
+          // The client without the loop's spinning, per stream.
+          cpuMsPerStreamSecExclBusy: round((result.cpuMsInWindow - (b?.spinCpuMsInWindow ?? 0)) / n / (windowMs / 1000)),
+          // Fraction of the window the main thread was blocked, wall time (expected: blockMs / periodMs).
+          blockedFraction: round((b?.blockedMsInWindow ?? 0) / windowMs, 3),
+          busyBlocks: b?.blocks ?? 0,
+          busyPhases: b?.phases ?? [],
+        };
+        log(
+          `busy ${v.label}: client ${extra.clientCpuPctOfCore} % of a core (loop ${extra.busyLoopCpuPctOfCore} %), ${extra.cpuMsPerStreamSecExclBusy} ms/stream/s excl. the loop,` +
+            ` blocked ${extra.blockedFraction} of the window, block phases ${JSON.stringify(extra.busyPhases)}`,
+        );
+        runs.push({ ...summary, ...extra });
+      }
+      return {
+        busy,
+        n,
+        clipSeconds: fixture.durationMs / 1000,
+        runs,
+        note: 'main thread blocked by a synchronous busy loop of blockMs on a setInterval(periodMs) in the client process, from the start of playback to its end; passthrough (Ogg Opus) as in the passthrough scenario',
+      };
     },
   },
   {
@@ -448,6 +561,7 @@ async function main(): Promise<void> {
       try {
         const data = await s.run(emulator);
         writeJson(s.name, { scenario: s.name, environment: envInfo, ...(data as object) });
+        ranThisInvocation.add(s.name);
       } catch (err) {
         failures.push(`${s.name}: ${err instanceof Error ? err.message : String(err)}`);
         log(`${s.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -84,8 +84,13 @@ export interface ClientRun {
 /** Runs one client process to the end. `execArgv`: e.g. `--cpu-prof`. */
 export function runClient(config: ClientConfig, env: NodeJS.ProcessEnv, execArgv: string[] = [], timeoutMs = 300_000): Promise<ClientRun> {
   return new Promise((resolve) => {
+    // rxvoice's driver threads: RXVOICE_THREADS only when the run asks for a number (the client
+    // applies it again, and through configureVoiceDriver when that is exported).
+    const childEnvironment = { ...env };
+    delete childEnvironment.RXVOICE_THREADS;
+    if (config.threads !== undefined) childEnvironment.RXVOICE_THREADS = String(config.threads);
     const child: ChildProcess = fork(path.join(JS_DIR, 'bench', 'clientProcess.js'), [JSON.stringify(config)], {
-      env,
+      env: childEnvironment,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       execArgv: ['--max-old-space-size=4096', ...execArgv],
     });

@@ -29,6 +29,15 @@ const fmt = (v: unknown, digits = 2): string => {
 const ratio = (a: unknown, b: unknown): string =>
   typeof a === 'number' && typeof b === 'number' && b !== 0 && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '—';
 
+/** Which voice driver the rxvoice runs used (from a run's `driver`, recorded by the client). */
+function driverSummary(d: Json | undefined): string {
+  if (!d) return '';
+  const how = d.exported
+    ? `the voice driver with ${d.threads ?? '?'} worker thread(s)${d.threads === 0 ? ' (in-process)' : ''}`
+    : `in-process (\`configureVoiceDriver\` not exported from src/index in this version; \`voiceDriverThreads()\` says ${d.threads ?? '—'})`;
+  return `rxvoice ran with its default driver setting (threads = cores) in every scenario except the busy bot's "threads 0" column: ${how}.`;
+}
+
 export interface TargetStatus {
   target: string;
   met: boolean | null;
@@ -44,6 +53,8 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
   const rss = load(resultsDir, 'rss');
   const dave = load(resultsDir, 'dave');
   const profile = load(resultsDir, 'profile');
+  const tScale = load(resultsDir, 'transcode-scale');
+  const busy = load(resultsDir, 'busy');
   const env = (pass ?? micro ?? scale ?? trans ?? rss)?.environment as Json | undefined;
 
   const rows: string[] = ['| figure | rxvoice | @discordjs/voice | rxvoice / djs |', '|---|---:|---:|---:|'];
@@ -76,6 +87,18 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
     row(`Transcode mp3 N=${n}: CPU per stream incl. ffmpeg, ms per s`, a?.totalCpuMsPerStreamSec, b?.totalCpuMsPerStreamSec, 2);
     row(`Transcode mp3 N=${n}: client process only (window), ms per s`, a?.cpuMsPerStreamSec, b?.cpuMsPerStreamSec, 2);
     row(`Transcode mp3 N=${n}: pacing p99, ms`, a?.pacing.p99, b?.pacing.p99);
+  }
+  if (tScale) {
+    row('Max transcode (mp3) streams per process (p99 ≤ 5 ms, zero loss)', tScale.rxvoice?.maxStreams, tScale.djs?.maxStreams, 0);
+  }
+  const busyRuns = runsOf(busy);
+  const busyOf = (variant: string): Json | undefined => busyRuns.find((r) => r.variant === variant);
+  const busyTitle = busy ? `Busy bot N=${busy.n} (main thread blocked ${busy.busy?.blockMs} of every ${busy.busy?.periodMs} ms)` : '';
+  if (busyRuns.length) {
+    const a = busyOf('rxvoice-driver');
+    const b = busyOf('djs');
+    row(`${busyTitle}, rxvoice driver: pacing p99, ms`, a?.pacing.p99, b?.pacing.p99);
+    row(`${busyTitle}, rxvoice driver: packets lost`, a ? a.lost + a.missingAudio : null, b ? b.lost + b.missingAudio : null, 0);
   }
   if (ttfp) {
     row('VOICE_SERVER_UPDATE → first packet, first join, ms', ttfp.rxvoice?.firstMs, ttfp.djs?.firstMs, 1);
@@ -170,8 +193,40 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       '',
     );
   }
+  const driverNote = driverSummary(pRuns[0]?.driver as Json | undefined);
+  if (driverNote) lines.push(driverNote, '');
   lines.push(...rows, '', '**Targets**', '', '| target | met | measured |', '|---|:-:|---|');
   for (const t of targets) lines.push(`| ${t.target} | ${t.met === null ? '—' : t.met ? 'yes' : '**no**'} | ${t.detail} |`);
+  if (busyRuns.length) {
+    const cols = ['rxvoice-driver', 'rxvoice-threads0', 'djs'].map(busyOf);
+    const cell = (f: (r: Json) => string): string => cols.map((r) => (r ? f(r) : '—')).join(' | ');
+    const d = cols[0]?.driver as Json | undefined;
+    const driverHead = !d ? 'rxvoice (driver)' : d.exported ? `rxvoice (driver, threads ${d.threads ?? '?'})` : 'rxvoice (default; driver not wired in yet: in-process)';
+    lines.push(
+      '',
+      `**${busyTitle}**: passthrough, ${busy!.clipSeconds} s clips; a synchronous busy loop on a ${busy!.busy?.periodMs} ms \`setInterval\` in the client process while the streams play`,
+      '',
+      `| figure | ${driverHead} | rxvoice (threads 0) | @discordjs/voice |`,
+      '|---|---:|---:|---:|',
+      `| pacing p50 / p99 / max, ms | ${cell((r) => `${fmt(r.pacing.p50)} / ${fmt(r.pacing.p99)} / ${fmt(r.pacing.max)}`)} |`,
+      `| worst stream's p99, ms | ${cell((r) => fmt(r.pacing.worstStreamP99))} |`,
+      `| packets lost (gaps + missing) | ${cell((r) => fmt(r.lost + r.missingAudio, 0))} |`,
+      `| streams finished / N | ${cell((r) => `${r.finished} / ${r.n}`)} |`,
+      `| client CPU, % of a core (all threads, busy loop included) | ${cell((r) => fmt(r.clientCpuPctOfCore, 1))} |`,
+      `| busy loop's own CPU, % of a core | ${cell((r) => fmt(r.busyLoopCpuPctOfCore, 1))} |`,
+      `| client CPU per stream without the busy loop, ms per s of audio | ${cell((r) => fmt(r.cpuMsPerStreamSecExclBusy, 3))} |`,
+      `| main thread blocked (wall time), share of the window | ${cell((r) => fmt(r.blockedFraction, 3))} |`,
+    );
+  }
+  if (tScale) {
+    const tried = (lib: string): string =>
+      ((tScale[lib]?.tried as Json[] | undefined) ?? []).map((t) => `${t.n}: ${fmt(t.p99)} ms${t.lost + t.missing ? `, ${t.lost + t.missing} lost` : ''}${t.holds ? '' : ' ✗'}`).join('; ');
+    lines.push(
+      '',
+      `**Max transcode streams** (p99 ≤ 5 ms, zero loss; N: pooled p99, ✗ failed): rxvoice ${tScale.rxvoice?.maxStreams ?? '—'} (${tScale.rxvoice?.stopReason ?? '—'}; ${tried('rxvoice')}), ` +
+        `@discordjs/voice ${tScale.djs?.maxStreams ?? '—'} (${tScale.djs?.stopReason ?? '—'}; ${tried('djs')})`,
+    );
+  }
   if (profile) {
     for (const lib of ['rxvoice', 'djs']) {
       const p = profile[lib] as Json | undefined;
