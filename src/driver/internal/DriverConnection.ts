@@ -220,6 +220,7 @@ export class DriverConnection implements VoiceConnection, DriverClient {
       send: (datagram) => {
         if (pending.length === 0) queueMicrotask(flush);
         pending.push(datagram);
+        return false; // held until the batch is copied: the caller must not reuse it
       },
       keepAlive: () => undefined,
       close: () => undefined,
