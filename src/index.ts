@@ -5,6 +5,7 @@ export * from './sources';
 export * from './operators';
 export * from './sinks';
 export * from './player';
+export * from './driver';
 export * from './core/audioFormat';
 export { withDemand, claimEmitter, DemandGate, SinkDemand } from './core/FrameDemand';
 export type { FrameDemand } from './core/FrameDemand';

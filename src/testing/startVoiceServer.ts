@@ -323,6 +323,11 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     if (peers.length > 0) {
       sendSeq(session, VoiceOpcode.ClientsConnect, { user_ids: peers.map((p) => p.creds.userId) });
       for (const peer of peers) sendSeq(peer, VoiceOpcode.ClientsConnect, { user_ids: [user_id] });
+      // Who is speaking already: a client that joins mid-stream learns their SSRCs (Discord
+      // sends each user's op 5 once to a client that is in the channel with them).
+      for (const peer of peers) {
+        if (peer.speaking) sendSeq(session, VoiceOpcode.Speaking, { user_id: peer.creds.userId, ssrc: peer.ssrc, speaking: peer.speaking });
+      }
     }
     if (dave) {
       // After op 11 went out both ways: proposals for this user can only follow it.

@@ -68,7 +68,8 @@ describe('connectVoice against the emulator', () => {
     // heartbeats carry seq_ack (READY = 1, SESSION_DESCRIPTION = 2)
     const ping = await firstValueFrom(conn.ping$);
     expect(ping).toBeGreaterThanOrEqual(0);
-    expect(server.clients().find((x) => x.userId === c.userId)!.lastSeqAck).toBe(2);
+    // At least SESSION_DESCRIPTION's; more when the server sent other numbered messages before that heartbeat.
+    expect(server.clients().find((x) => x.userId === c.userId)!.lastSeqAck).toBeGreaterThanOrEqual(2);
   });
 
   test('endpoint without scheme -> wss:// with TLS; the key never appears in state or logs', async () => {

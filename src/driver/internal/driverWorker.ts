@@ -78,20 +78,27 @@ class HostedConnection {
     readonly conn: VoiceConnection,
   ) {
     const { subs } = this;
-    subs.push(conn.state$.subscribe((state) => post({ t: 'state', id, state: plainState(state) })));
+    let lastTransport: unknown = null;
+    const checkTransport = (): void => {
+      const t = conn.transport;
+      if (t === lastTransport) return;
+      lastTransport = t;
+      const key = t ? transportKeyOf(t) : undefined;
+      post({ t: 'transport', id, transport: t && key ? { ssrc: t.ssrc, mode: t.mode, key: new Uint8Array(key) } : null });
+    };
+    // A state leaves after the transport it goes with (set by the connection in the same
+    // model change): the main thread has the transport when it sees `ready`.
+    subs.push(
+      conn.state$.subscribe((state) =>
+        queueMicrotask(() => {
+          checkTransport();
+          post({ t: 'state', id, state: plainState(state) });
+        }),
+      ),
+    );
     subs.push(conn.messages$.subscribe((message) => post({ t: 'message', id, message })));
     subs.push(conn.ping$.subscribe((rttMs) => post({ t: 'ping', id, rttMs })));
     subs.push(conn.dave$.subscribe((state) => post({ t: 'dave', id, state: { ...state } })));
-    let lastTransport: unknown = null;
-    subs.push(
-      conn.state$.subscribe(() => {
-        const t = conn.transport;
-        if (t === lastTransport) return;
-        lastTransport = t;
-        const key = t ? transportKeyOf(t) : undefined;
-        post({ t: 'transport', id, transport: t && key ? { ssrc: t.ssrc, mode: t.mode, key: new Uint8Array(key) } : null });
-      }),
-    );
   }
 
   setReceive(on: boolean): void {

@@ -1,0 +1,2 @@
+export { configureVoiceDriver, voiceDriverThreads } from './configureVoiceDriver';
+export type { VoiceDriverOptions } from './configureVoiceDriver';
