@@ -34,6 +34,8 @@ export interface FrameDemand {
   readonly seek$: Observable<number>;
   /** Audio the consumer holds and has not played yet, ms, where it knows (sinks do). */
   readonly bufferedMs?: number;
+  /** How much audio the consumer lets sources produce ahead, ms, where it knows (sinks do). */
+  readonly leadMs?: number;
 }
 
 /** The gate whose `emit` is delivering a frame right now (innermost first), or null. */
@@ -119,6 +121,32 @@ export function claimEmitter(demand: FrameDemand): boolean {
   return true;
 }
 
+/**
+ * The gate whose {@link DemandGate.emit} is delivering a frame right now, or null. For
+ * operators that deliver a frame's result later (on another turn of the event loop, e.g.
+ * `opusEncode` on a codec thread): capture it when the frame arrives, and deliver the
+ * result inside {@link emitAs} so that the consumer still finds the source.
+ * @internal
+ */
+export function currentEmitter(): DemandGate | null {
+  return emitting;
+}
+
+/**
+ * Runs `deliver` (typically `subscriber.next(value)`) with `gate` as the emitting gate
+ * (null: none), as {@link DemandGate.emit} does.
+ * @internal
+ */
+export function emitAs<T>(gate: DemandGate | null, deliver: () => T): T {
+  const previous = emitting;
+  emitting = gate;
+  try {
+    return deliver();
+  } finally {
+    emitting = previous;
+  }
+}
+
 let current: FrameDemand | null = null;
 
 /** Runs `subscribe` (typically `source.subscribe(...)`) with `demand` as the current demand. */
@@ -201,6 +229,16 @@ export class DemandGate implements FrameDemand {
     return least;
   }
 
+  /** The least lead any attached consumer allows, ms (undefined: none says). */
+  get leadMs(): number | undefined {
+    let least: number | undefined;
+    for (const demand of this.demands) {
+      const l = demand.leadMs;
+      if (l !== undefined && (least === undefined || l < least)) least = l;
+    }
+    return least;
+  }
+
   /** Follow `demand` too (idempotent). A completed demand is let go. */
   attach(demand: FrameDemand): void {
     // Called for every frame a sink receives: the common case (already attached) must be cheap.
@@ -230,6 +268,11 @@ export class DemandGate implements FrameDemand {
     } finally {
       emitting = previous;
     }
+  }
+
+  /** Whether the gate has been disposed (its source is gone). */
+  get isDisposed(): boolean {
+    return this.disposed;
   }
 
   /** Let go of every demand; `changes$` and `seek$` complete. Idempotent. */

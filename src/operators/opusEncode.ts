@@ -1,18 +1,10 @@
-import { OpusEncoder } from '@discordjs/opus';
+import type { OpusEncoder } from '@discordjs/opus';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { CHANNELS, PCM_FRAME_BYTES, SAMPLE_RATE, type OpusPacket, type PcmFrame } from '../core/audioFormat';
+import { PCM_FRAME_BYTES, type OpusPacket, type PcmFrame } from '../core/audioFormat';
+import { voiceDriverThreads } from '../driver/configureVoiceDriver';
 import { RxVoiceError } from '../errors';
-
-/** libopus encoder CTL request numbers (`opus_defines.h`, libopus 1.3.1 as bundled by @discordjs/opus). */
-const OPUS_SET_COMPLEXITY_REQUEST = 4010;
-const OPUS_SET_INBAND_FEC_REQUEST = 4012;
-const OPUS_SET_PACKET_LOSS_PERC_REQUEST = 4014;
-const OPUS_SET_SIGNAL_REQUEST = 4024;
-const OPUS_AUTO = -1000;
-const OPUS_SIGNAL_VOICE = 3001;
-const OPUS_SIGNAL_MUSIC = 3002;
-
-const SIGNALS = { auto: OPUS_AUTO, voice: OPUS_SIGNAL_VOICE, music: OPUS_SIGNAL_MUSIC } as const;
+import { encodeOnCodecThread } from './internal/encodeOnCodecThread';
+import { createOpusEncoder, errorMessage, SIGNALS, type OpusEncoderSettings } from './internal/opusEncoderSettings';
 
 /** Options of {@link opusEncode}. */
 export interface OpusEncodeOptions {
@@ -65,16 +57,14 @@ export function opusEncode(options: OpusEncodeOptions = {}): OperatorFunction<Pc
   if (typeof fec !== 'boolean') invalid(`fec must be a boolean, got ${String(fec)}`);
   if (!Object.prototype.hasOwnProperty.call(SIGNALS, signal)) invalid(`signal must be 'auto', 'voice' or 'music', got ${String(signal)}`);
 
+  const settings: OpusEncoderSettings = { bitrate, complexity, fec, packetLossPercent, signal };
+
   return (source) =>
     new Observable<OpusPacket>((subscriber) => {
+      if (voiceDriverThreads() > 0) return encodeOnCodecThread(source, settings, subscriber);
       let encoder: OpusEncoder;
       try {
-        encoder = new OpusEncoder(SAMPLE_RATE, CHANNELS);
-        encoder.setBitrate(bitrate);
-        if (complexity !== undefined) encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY_REQUEST, complexity);
-        encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC_REQUEST, fec ? 1 : 0);
-        encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC_REQUEST, packetLossPercent);
-        encoder.applyEncoderCTL(OPUS_SET_SIGNAL_REQUEST, SIGNALS[signal]);
+        encoder = createOpusEncoder(settings);
       } catch (cause) {
         subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: could not set up the encoder: ${errorMessage(cause)}`, { cause }));
         return;
@@ -116,8 +106,4 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 
 function invalid(message: string): never {
   throw new RxVoiceError('INVALID_ARGUMENT', `opusEncode: ${message}`);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
