@@ -21,8 +21,9 @@ import { FRAME_MS } from './audioFormat';
  *   that is emitting. From then on the source produces only while the sink holds less than
  *   `leadMs` of audio. Before that it has read at most one input chunk.
  *
- * Only an operator that moves frames to another tick (`observeOn`, `delay`, `bufferTime`)
- * breaks both paths; the sink then sees frames with no source behind them, keeps them, and
+ * `opusEncode` on codec threads delivers its packets later but carries demand across
+ * (see {@link currentEmitter}). Only an operator that moves frames to another tick
+ * (`observeOn`, `delay`, `bufferTime`) breaks both paths; the sink then sees frames with no source behind them, keeps them, and
  * warns once.
  */
 export interface FrameDemand {
@@ -268,11 +269,6 @@ export class DemandGate implements FrameDemand {
     } finally {
       emitting = previous;
     }
-  }
-
-  /** Whether the gate has been disposed (its source is gone). */
-  get isDisposed(): boolean {
-    return this.disposed;
   }
 
   /** Let go of every demand; `changes$` and `seek$` complete. Idempotent. */

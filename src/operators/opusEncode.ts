@@ -28,17 +28,33 @@ export interface OpusEncodeOptions {
 /**
  * Encodes 20 ms PCM frames to Opus packets with libopus (`@discordjs/opus`).
  *
- * Emits one Opus packet (a `Buffer`, exactly as libopus returned it, not copied) per
- * input frame, synchronously. Each subscription gets its own encoder, so encoder state
- * (prediction, FEC history) never leaks between streams.
+ * Emits one Opus packet (a `Buffer`) per input frame, in order. Each subscription gets its
+ * own encoder, so encoder state (prediction, FEC history) never leaks between streams.
+ *
+ * **Where it encodes.** With driver threads (`configureVoiceDriver({ threads })`,
+ * `RXVOICE_THREADS`; default: one per core), each subscription's encoder runs on a codec
+ * worker thread (a pool of up to `threads` of them, the subscription on the least loaded
+ * one), so the encoding of many streams is spread over the cores and off the main thread.
+ * Frames are copied and posted in one message per thread per turn of the event loop; the
+ * packets come back a few ms later (at most 50 frames of a stream are in flight: its
+ * source is paused beyond) and are emitted asynchronously, in order. Demand crosses the
+ * hop: the sink still paces the sources (at most its `leadMs` ahead, frames in flight
+ * included), however they are composed (`concat`, `concatMap` over a queue …); a seek drops
+ * the frames in flight from the old position. An idle pool does not keep the process alive.
+ * With `threads: 0` the encoder runs in-process: one packet per frame, synchronously (the
+ * `Buffer` libopus returned), as marble tests on a `TestScheduler` need. The setting is read
+ * at each subscribe.
  *
  * Input frames are s16le 48 kHz stereo, 3840 bytes (960 samples per channel). A shorter
  * frame (typically the last one of a file) is zero-padded to 3840 bytes; a longer one is
  * an error, because libopus would reject it.
  *
- * Completes when the source completes. Errors with the source's error, or with an
- * {@link RxVoiceError}: `BAD_FRAME` for a frame longer than 3840 bytes, `OPUS_ENCODER_FAILED`
- * when libopus rejects the encoder settings or fails to encode.
+ * Completes when the source completes and every frame's packet has been emitted. Errors
+ * (after the packets of the frames before) with the source's error, or with an
+ * {@link RxVoiceError}: `BAD_FRAME` for a frame longer than 3840 bytes (the source is
+ * unsubscribed at once), `OPUS_ENCODER_FAILED` when libopus rejects the encoder settings or
+ * fails to encode, or when the encoder's codec thread dies (then at once: the frames in
+ * flight are lost). Unsubscribing frees the encoder, on its thread too.
  *
  * @param options `bitrate` (bps, default 64000), `complexity` (0‥10), `fec`,
  *   `packetLossPercent` (0‥100), `signal` (`'auto'` | `'voice'` | `'music'`).

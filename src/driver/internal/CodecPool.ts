@@ -235,6 +235,11 @@ export class CodecPool {
     return Promise.all(this.threads.map((t) => t.encodersOnThread()));
   }
 
+  /** The running codec threads' `Worker`s (benchmarks read their `performance`). */
+  workers(): Worker[] {
+    return this.threads.map((t) => t.worker);
+  }
+
   /** Terminates every codec thread (their encoders' streams error with `OPUS_ENCODER_FAILED`). */
   async terminate(): Promise<void> {
     await Promise.all([...this.threads].map((t) => t.terminate()));
