@@ -340,3 +340,26 @@ test('an idle codec pool does not hold the process open', () => {
   expect(result.stdout.trim()).toBe('encoded');
   expect(result.status).toBe(0);
 }, 30_000);
+
+test('process.exit() while codec threads encode exits cleanly (no abort from libopus torn down mid-frame)', () => {
+  // Terminating a thread inside @discordjs/opus's encode() aborts the whole process
+  // (SIGABRT, "napi_throw" fatal error); the pool parks its threads at exit first.
+  const script = `
+    const { configureVoiceDriver } = require('./src/driver/configureVoiceDriver');
+    const { opusEncode } = require('./src/operators/opusEncode');
+    const { toneSource } = require('./src/sources/toneSource');
+    configureVoiceDriver({ threads: 2 });
+    let n = 0;
+    for (let i = 0; i < 8; i++) toneSource({ frequency: 440, durationMs: 600000 }).pipe(opusEncode()).subscribe(() => n++);
+    const exit = () => (n > 3000 ? process.exit(0) : setTimeout(exit, 5 + Math.random() * 10));
+    setTimeout(exit, 100);
+  `;
+  for (let run = 0; run < 4; run++) {
+    const result = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], {
+      cwd: join(__dirname, '..', '..'),
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect({ status: result.status, signal: result.signal, stderr: result.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+  }
+}, 60_000);

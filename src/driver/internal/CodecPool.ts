@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { RxVoiceError } from '../../errors';
 import type { OpusEncoderSettings } from '../../operators/internal/opusEncoderSettings';
 import { voiceDriverThreads } from '../configureVoiceDriver';
-import type { CodecBatch, CodecOp, CodecResult } from './codecProtocol';
+import { CONTROL_BUSY, CONTROL_STOP, CONTROL_WORDS, type CodecBatch, type CodecOp, type CodecResult } from './codecProtocol';
 import { startWorker } from './startWorker';
 
 /** What a codec thread reports for one encoder. Called on the main thread, in frame order. */
@@ -54,6 +54,7 @@ class CodecThread {
 
   constructor(
     readonly worker: Worker,
+    private readonly control: Int32Array,
     private readonly schedule: (thread: CodecThread) => void,
     private readonly onDeath: (thread: CodecThread) => void,
   ) {
@@ -127,8 +128,24 @@ class CodecThread {
     }
   }
 
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+  /**
+   * Parks the thread outside libopus (waits up to `timeoutMs` for the frame it is encoding),
+   * so that it can be terminated safely (see `CONTROL_STOP`). Synchronous: also used at exit.
+   */
+  park(timeoutMs = 500): void {
+    Atomics.store(this.control, CONTROL_STOP, 1);
+    const deadline = Date.now() + timeoutMs;
+    while (Atomics.load(this.control, CONTROL_BUSY) !== 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      Atomics.wait(this.control, CONTROL_BUSY, 1, left);
+    }
+  }
+
+  /** Stops the thread (its streams error with `OPUS_ENCODER_FAILED`). */
+  async terminate(): Promise<void> {
+    this.park();
+    await this.worker.terminate();
   }
 
   private push(op: CodecOp): void {
@@ -192,6 +209,7 @@ class CodecThread {
     for (const stream of streams) {
       stream.listener.failed(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: the codec thread ${why}`, { cause }));
     }
+    this.park(0);
     void this.worker.terminate().catch(() => undefined);
   }
 
@@ -214,6 +232,7 @@ export class CodecPool {
   private readonly threads: CodecThread[] = [];
   private readonly dirty = new Set<CodecThread>();
   private flushQueued = false;
+  private exitHook: (() => void) | null = null;
 
   /** Opens an encoder with `settings` on the least loaded thread. */
   open(settings: OpusEncoderSettings, listener: CodecEncoderListener): CodecEncoder {
@@ -250,8 +269,15 @@ export class CodecPool {
     let best: CodecThread | null = null;
     for (const t of this.threads) if (best === null || t.load < best.load) best = t;
     if (best === null || (best.load > 0 && this.threads.length < wanted)) {
+      const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT));
+      if (!this.exitHook) {
+        // At exit Node terminates the threads: park them outside libopus first.
+        this.exitHook = () => this.threads.forEach((t) => t.park());
+        process.once('exit', this.exitHook);
+      }
       best = new CodecThread(
-        startWorker('driver/internal/codecWorker', null),
+        startWorker('driver/internal/codecWorker', { control: control.buffer }),
+        control,
         (t) => this.schedule(t),
         (t) => this.remove(t),
       );

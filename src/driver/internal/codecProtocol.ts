@@ -28,3 +28,18 @@ export type CodecResult =
 export interface CodecBatch<T> {
   items: T[];
 }
+
+/**
+ * The control words a codec thread shares with the main thread (`Int32Array` over a
+ * `SharedArrayBuffer`, the worker's `workerData.control`).
+ *
+ * Terminating a thread while it is inside libopus aborts the process (@discordjs/opus
+ * throws from native code while the thread is being torn down, and node-addon-api treats
+ * the failed throw as fatal). So the main thread stops a codec thread by setting `STOP`,
+ * waiting until `BUSY` is 0, and only then terminating it; the thread checks `STOP` before
+ * each frame and, when set, parks in `Atomics.wait` (which termination interrupts safely).
+ * The same happens for every codec thread at process exit.
+ */
+export const CONTROL_STOP = 0;
+export const CONTROL_BUSY = 1;
+export const CONTROL_WORDS = 2;

@@ -2,15 +2,30 @@
  * A codec thread: libopus encoders for `opusEncode` streams of the main thread (see
  * `CodecPool`). Each batch of operations is answered with one batch of results, in order.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { OpusEncoder } from '@discordjs/opus';
 import { createOpusEncoder, errorMessage } from '../../operators/internal/opusEncoderSettings';
-import type { CodecBatch, CodecOp, CodecResult } from './codecProtocol';
+import { CONTROL_BUSY, CONTROL_STOP, type CodecBatch, type CodecOp, type CodecResult } from './codecProtocol';
 
 const port = parentPort;
 if (!port) throw new Error('codecWorker runs in a worker thread');
 
 const encoders = new Map<number, OpusEncoder>();
+const control = new Int32Array((workerData as { control: SharedArrayBuffer }).control);
+
+/** Marks the thread busy in native code, or parks it for good if the main thread is stopping it. */
+function enterNative(): void {
+  Atomics.store(control, CONTROL_BUSY, 1);
+  if (Atomics.load(control, CONTROL_STOP) !== 0) {
+    leaveNative();
+    for (;;) Atomics.wait(control, CONTROL_STOP, 1); // until terminated
+  }
+}
+
+function leaveNative(): void {
+  Atomics.store(control, CONTROL_BUSY, 0);
+  Atomics.notify(control, CONTROL_BUSY);
+}
 
 port.on('message', (batch: CodecBatch<CodecOp>) => {
   const results: CodecResult[] = [];
@@ -18,10 +33,13 @@ port.on('message', (batch: CodecBatch<CodecOp>) => {
   for (const op of batch.items) {
     switch (op.t) {
       case 'open':
+        enterNative();
         try {
           encoders.set(op.id, createOpusEncoder(op.settings));
         } catch (err) {
           results.push({ t: 'error', id: op.id, phase: 'open', message: errorMessage(err) });
+        } finally {
+          leaveNative();
         }
         break;
       case 'enc': {
@@ -30,11 +48,14 @@ port.on('message', (batch: CodecBatch<CodecOp>) => {
         const packets: Buffer[] = [];
         let failure: string | null = null;
         for (const frame of op.frames) {
+          enterNative();
           try {
             packets.push(encoder.encode(Buffer.from(frame)));
           } catch (err) {
             failure = errorMessage(err);
             break;
+          } finally {
+            leaveNative();
           }
         }
         if (packets.length > 0) {
