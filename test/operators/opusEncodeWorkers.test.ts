@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { OpusEncoder } from '@discordjs/opus';
-import { concat, concatMap, defer, from, lastValueFrom, Observable, Subject, tap, throwError, toArray, type Subscription } from 'rxjs';
+import { concat, concatMap, defer, from, interval, lastValueFrom, map, Observable, Subject, take, tap, throwError, toArray, type Subscription } from 'rxjs';
 import { PCM_FRAME_BYTES } from '../../src/core/audioFormat';
 import { DemandGate, SinkDemand, withDemand } from '../../src/core/FrameDemand';
 import { configureVoiceDriver, voiceDriverThreads } from '../../src/driver/configureVoiceDriver';
@@ -203,6 +203,42 @@ describe('opusEncode on codec threads', () => {
   }, 30_000);
 });
 
+test('while the threads start, a stream begins on the main thread and moves to a thread seamlessly', async () => {
+  await codecPool().terminate(); // a cold pool: the next stream starts the threads (~1 s from sources)
+  const frames = toFrames(generateTone({ frequency: 440, durationMs: 3000, amplitude: 0.5 }));
+  const values: Buffer[] = [];
+  let onThreadAt = -1;
+  const done = lastValueFrom(
+    interval(20).pipe(
+      take(frames.length),
+      map((i) => frames[i]),
+      opusEncode(),
+      tap((p) => {
+        values.push(p);
+        if (onThreadAt < 0 && codecPool().stats().encoders === 1) onThreadAt = values.length;
+      }),
+    ),
+  );
+  await done;
+  expect(values).toHaveLength(150);
+  expect(onThreadAt).toBeGreaterThan(1); // began on the main thread …
+  expect(onThreadAt).toBeLessThan(150); // … and moved
+  // The main thread's packets are those of an encoder from the start.
+  const ref = reference(frames);
+  expect(values.slice(0, onThreadAt - 1)).toEqual(ref.slice(0, onThreadAt - 1));
+  // Decoded, the level stays steady across the switch (no click, no gap).
+  const decoder = new OpusEncoder(48_000, 2);
+  const levels = values.map((p) => {
+    const pcm = decoder.decode(p);
+    let sum = 0;
+    for (let i = 0; i < pcm.length; i += 2) sum += pcm.readInt16LE(i) ** 2;
+    return Math.sqrt(sum / (pcm.length / 2));
+  });
+  const steady = levels[10];
+  for (const level of levels.slice(10)) expect(Math.abs(level - steady) / steady).toBeLessThan(0.05);
+  expect(Math.abs(dominantFrequency(Buffer.concat(values.map((p) => decoder.decode(p)))) - 440)).toBeLessThan(2);
+}, 30_000);
+
 describe('demand across the codec thread', () => {
   const LEAD_FRAMES = 10;
 
@@ -348,13 +384,20 @@ test('process.exit() while codec threads encode exits cleanly (no abort from lib
     const { configureVoiceDriver } = require('./src/driver/configureVoiceDriver');
     const { opusEncode } = require('./src/operators/opusEncode');
     const { toneSource } = require('./src/sources/toneSource');
+    const { codecPool } = require('./src/driver/internal/CodecPool');
     configureVoiceDriver({ threads: 2 });
     let n = 0;
-    for (let i = 0; i < 8; i++) toneSource({ frequency: 440, durationMs: 600000 }).pipe(opusEncode()).subscribe(() => n++);
+    // Once the threads are up (before, streams begin on the main thread), 8 streams that
+    // keep them busy; exit at a random moment.
+    const start = () => {
+      if (!codecPool().ready) return setTimeout(start, 10);
+      for (let i = 0; i < 8; i++) toneSource({ frequency: 440, durationMs: 600000 }).pipe(opusEncode()).subscribe(() => n++);
+      setTimeout(exit, 100);
+    };
     const exit = () => (n > 3000 ? process.exit(0) : setTimeout(exit, 5 + Math.random() * 10));
-    setTimeout(exit, 100);
+    start();
   `;
-  for (let run = 0; run < 4; run++) {
+  for (let run = 0; run < 3; run++) {
     const result = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], {
       cwd: join(__dirname, '..', '..'),
       encoding: 'utf8',

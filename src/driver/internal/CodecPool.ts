@@ -42,6 +42,8 @@ let nextId = 1;
 class CodecThread {
   readonly streams = new Map<number, Stream>();
   dead = false;
+  /** The thread has loaded its modules (from the TypeScript sources that takes ~1 s). */
+  ready = false;
   private items: CodecOp[] = [];
   private transfer: ArrayBuffer[] = [];
   /** This turn's `enc` op per encoder, so that a stream's frames of one turn go in one op. */
@@ -57,11 +59,15 @@ class CodecThread {
     private readonly control: Int32Array,
     private readonly schedule: (thread: CodecThread) => void,
     private readonly onDeath: (thread: CodecThread) => void,
+    private readonly onReady: () => void,
   ) {
     worker.on('message', (batch: CodecBatch<CodecResult>) => this.receive(batch));
     worker.on('error', (err) => this.die(`failed: ${err instanceof Error ? err.message : String(err)}`, err));
     worker.on('messageerror', (err) => this.die(`sent a message that could not be read: ${err.message}`, err));
     worker.on('exit', (code) => this.die(`exited (code ${code})`));
+    // A 'message' listener refs the worker's port again: unref after attaching (ref()'d only
+    // while frames are in flight, see updateRef).
+    worker.unref();
   }
 
   get load(): number {
@@ -74,11 +80,12 @@ class CodecThread {
     return n;
   }
 
-  open(settings: OpusEncoderSettings, listener: CodecEncoderListener): CodecEncoder {
+  open(settings: OpusEncoderSettings, listener: CodecEncoderListener, prime: ArrayBuffer[]): CodecEncoder {
     const id = nextId++;
     const stream: Stream = { listener, inFlight: 0 };
     this.streams.set(id, stream);
-    this.push({ t: 'open', id, settings });
+    this.push({ t: 'open', id, settings, prime });
+    for (const f of prime) this.transfer.push(f);
     return {
       encode: (frames) => {
         if (this.streams.get(id) !== stream || frames.length === 0) return;
@@ -156,6 +163,11 @@ class CodecThread {
 
   private receive(batch: CodecBatch<CodecResult>): void {
     for (const result of batch.items) {
+      if (result.t === 'ready') {
+        this.ready = true;
+        this.onReady();
+        continue;
+      }
       if (result.t === 'stats') {
         this.outstanding--;
         const resolve = this.statsWaiters.get(result.req);
@@ -202,6 +214,7 @@ class CodecThread {
     this.outstanding = 0;
     this.updateRef();
     this.onDeath(this);
+    if (!this.ready) this.onReady(); // no longer starting
     for (const resolve of this.statsWaiters.values()) resolve(0);
     this.statsWaiters.clear();
     const streams = [...this.streams.values()];
@@ -234,9 +247,40 @@ export class CodecPool {
   private flushQueued = false;
   private exitHook: (() => void) | null = null;
 
-  /** Opens an encoder with `settings` on the least loaded thread. */
-  open(settings: OpusEncoderSettings, listener: CodecEncoderListener): CodecEncoder {
-    return this.pick().open(settings, listener);
+  private readyWaiters: Array<() => void> = [];
+
+  /**
+   * Whether encoders can be opened now: every codec thread started has loaded (or died), and
+   * one is running. Otherwise starts the threads (all of them at once: `voiceDriverThreads()`)
+   * if none is starting, and returns false; {@link whenReady} tells when that changes.
+   */
+  get ready(): boolean {
+    if (this.threads.length === 0) this.start(Math.max(1, voiceDriverThreads()));
+    return this.threads.length > 0 && this.threads.every((t) => t.ready);
+  }
+
+  /**
+   * Calls `callback` once the pool is {@link ready}, or, when every thread failed to start,
+   * with false (the caller goes on without codec threads). Returns a function that cancels.
+   */
+  whenReady(callback: (ready: boolean) => void): () => void {
+    const check = (): void => {
+      if (this.threads.some((t) => !t.ready)) return; // still starting
+      this.readyWaiters = this.readyWaiters.filter((w) => w !== check);
+      callback(this.threads.length > 0);
+    };
+    this.readyWaiters.push(check);
+    return () => {
+      this.readyWaiters = this.readyWaiters.filter((w) => w !== check);
+    };
+  }
+
+  /**
+   * Opens an encoder with `settings` on the least loaded ready thread (call when
+   * {@link ready}); `prime`: the stream's last frames, encoded first and their packets dropped.
+   */
+  open(settings: OpusEncoderSettings, listener: CodecEncoderListener, prime: ArrayBuffer[] = []): CodecEncoder {
+    return this.pick().open(settings, listener, prime);
   }
 
   stats(): CodecPoolStats {
@@ -266,24 +310,31 @@ export class CodecPool {
 
   private pick(): CodecThread {
     const wanted = Math.max(1, voiceDriverThreads());
+    if (this.threads.length < wanted) this.start(wanted - this.threads.length);
     let best: CodecThread | null = null;
-    for (const t of this.threads) if (best === null || t.load < best.load) best = t;
-    if (best === null || (best.load > 0 && this.threads.length < wanted)) {
+    for (const t of this.threads) if (t.ready && (best === null || t.load < best.load)) best = t;
+    // Not ready: the caller did not check `ready`; the thread queues the messages meanwhile.
+    return best ?? this.threads[0];
+  }
+
+  private start(count: number): void {
+    for (let i = 0; i < count; i++) {
       const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT));
       if (!this.exitHook) {
         // At exit Node terminates the threads: park them outside libopus first.
         this.exitHook = () => this.threads.forEach((t) => t.park());
         process.once('exit', this.exitHook);
       }
-      best = new CodecThread(
-        startWorker('driver/internal/codecWorker', { control: control.buffer }),
-        control,
-        (t) => this.schedule(t),
-        (t) => this.remove(t),
+      this.threads.push(
+        new CodecThread(
+          startWorker('driver/internal/codecWorker', { control: control.buffer }),
+          control,
+          (t) => this.schedule(t),
+          (t) => this.remove(t),
+          () => [...this.readyWaiters].forEach((w) => w()),
+        ),
       );
-      this.threads.push(best);
     }
-    return best;
   }
 
   private schedule(thread: CodecThread): void {

@@ -6,8 +6,12 @@ import type { OpusEncoderSettings } from '../../operators/internal/opusEncoderSe
  * `ArrayBuffer`s in it transferred.
  */
 export type CodecOp =
-  /** Create encoder `id`. */
-  | { t: 'open'; id: number; settings: OpusEncoderSettings }
+  /**
+   * Create encoder `id`, and encode the `prime` frames with it, dropping their packets (a
+   * stream that began on the main thread continues here: the encoder's history is rebuilt
+   * from its last frames, so the switch is seamless).
+   */
+  | { t: 'open'; id: number; settings: OpusEncoderSettings; prime: ArrayBuffer[] }
   /** Encode these 3840-byte PCM frames (one `ArrayBuffer` each) with encoder `id`, in order. */
   | { t: 'enc'; id: number; frames: ArrayBuffer[] }
   /** Free encoder `id`. */
@@ -23,7 +27,9 @@ export type CodecResult =
    * frame — the packets before it came in a `packets` result just before). The encoder is gone.
    */
   | { t: 'error'; id: number; phase: 'open' | 'encode'; message: string }
-  | { t: 'stats'; req: number; encoders: number };
+  | { t: 'stats'; req: number; encoders: number }
+  /** The thread has loaded its modules (sent once, first). */
+  | { t: 'ready' };
 
 export interface CodecBatch<T> {
   items: T[];

@@ -35,7 +35,9 @@ port.on('message', (batch: CodecBatch<CodecOp>) => {
       case 'open':
         enterNative();
         try {
-          encoders.set(op.id, createOpusEncoder(op.settings));
+          const encoder = createOpusEncoder(op.settings);
+          for (const frame of op.prime) encoder.encode(Buffer.from(frame));
+          encoders.set(op.id, encoder);
         } catch (err) {
           results.push({ t: 'error', id: op.id, phase: 'open', message: errorMessage(err) });
         } finally {
@@ -90,3 +92,5 @@ port.on('message', (batch: CodecBatch<CodecOp>) => {
   }
   if (results.length > 0) port.postMessage({ items: results } satisfies CodecBatch<CodecResult>, transfer);
 });
+
+port.postMessage({ items: [{ t: 'ready' }] } satisfies CodecBatch<CodecResult>);

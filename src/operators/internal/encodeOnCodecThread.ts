@@ -1,15 +1,19 @@
+import type { OpusEncoder } from '@discordjs/opus';
 import { merge, Subject, type Observable, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import { FRAME_MS, PCM_FRAME_BYTES, type OpusPacket, type PcmFrame } from '../../core/audioFormat';
 import { currentEmitter, DemandGate, emitAs, withDemand, type FrameDemand } from '../../core/FrameDemand';
-import { codecPool } from '../../driver/internal/CodecPool';
+import { codecPool, type CodecEncoder, type CodecEncoderListener } from '../../driver/internal/CodecPool';
 import { RxVoiceError } from '../../errors';
-import type { OpusEncoderSettings } from './opusEncoderSettings';
+import { createOpusEncoder, errorMessage, type OpusEncoderSettings } from './opusEncoderSettings';
 
 /**
  * Frames of one stream posted to its codec thread or waiting to be, at most: the stream's
  * sources are paused (their demand closes) at this many, so a frame waits at most a few ms.
  */
 export const MAX_IN_FLIGHT = 50;
+
+/** Frames a stream that began on the main thread hands to its codec thread's encoder to prime it (with 2 a fresh encoder's level dips ~6 % for a few frames; with 8 it does not). */
+const PRIME_FRAMES = 8;
 
 /** A FIFO with a moving head (frames of a source without demand may queue up by thousands). */
 class Fifo<T> {
@@ -126,12 +130,12 @@ export function encodeOnCodecThread(
 
   const post = (): void => {
     const n = Math.min(queued.length, MAX_IN_FLIGHT - posted);
-    if (n <= 0) return;
+    if (n <= 0 || encoder === null) return;
     posted += n;
     encoder.encode(queued.take(n));
   };
 
-  const encoder = codecPool().open(settings, {
+  const listener: CodecEncoderListener = {
     packets: (packets) => {
       for (let i = 0; i < packets.length; i++) {
         posted--;
@@ -141,8 +145,7 @@ export function encodeOnCodecThread(
           continue;
         }
         if (done) return;
-        if (viaGate) relay.emit(subscriber, packets[i]);
-        else emitAs(null, () => subscriber.next(packets[i]));
+        deliver(viaGate === true, packets[i]);
       }
       if (done) return;
       post();
@@ -155,7 +158,37 @@ export function encodeOnCodecThread(
       stop();
       subscriber.error(error);
     },
-  });
+  };
+
+  const deliver = (viaGate: boolean, packet: OpusPacket): void => {
+    if (viaGate) relay.emit(subscriber, packet);
+    else emitAs(null, () => subscriber.next(packet));
+  };
+
+  // On the main thread until the codec threads are ready (see above).
+  const pool = codecPool();
+  let encoder: CodecEncoder | null = null;
+  let local: OpusEncoder | null = null;
+  /** The last frames encoded on the main thread (newest last), to prime the thread's encoder. */
+  let recent: ArrayBuffer[] = [];
+  let cancelWait: (() => void) | null = null;
+  if (pool.ready) {
+    encoder = pool.open(settings, listener);
+  } else {
+    try {
+      local = createOpusEncoder(settings);
+    } catch (cause) {
+      subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: could not set up the encoder: ${errorMessage(cause)}`, { cause }));
+      return;
+    }
+    cancelWait = pool.whenReady((ready) => {
+      cancelWait = null;
+      if (!ready || done) return;
+      encoder = pool.open(settings, listener, recent);
+      local = null;
+      recent = [];
+    });
+  }
 
   upstream = withDemand(upstreamDemand, () =>
     source.subscribe({
@@ -177,6 +210,21 @@ export function encodeOnCodecThread(
         // A copy the thread can own: the frame may be a view of a pooled or reused buffer.
         const copy = new ArrayBuffer(PCM_FRAME_BYTES);
         new Uint8Array(copy).set(frame);
+        if (local !== null) {
+          let packet: OpusPacket;
+          try {
+            packet = local.encode(Buffer.from(copy));
+          } catch (cause) {
+            done = true;
+            stop();
+            subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: libopus failed to encode: ${errorMessage(cause)}`, { cause }));
+            return;
+          }
+          recent.push(copy);
+          if (recent.length > PRIME_FRAMES) recent.shift();
+          deliver(gate !== null, packet);
+          return;
+        }
         queued.push(copy);
         paced.push(gate !== null);
         post();
@@ -198,7 +246,8 @@ export function encodeOnCodecThread(
   return () => {
     done = true;
     upstream?.unsubscribe();
-    encoder.close();
+    cancelWait?.();
+    encoder?.close();
     seekSub.unsubscribe();
     changes.complete();
   };
