@@ -50,6 +50,8 @@ interface RunResult {
   latencyMs: { p50: number; p99: number; max: number };
   underruns: number;
   packets: number;
+  /** Encoders on codec threads when the window began (N: every stream had moved to a thread). */
+  encodersOnThreads: number;
 }
 
 async function child(threads: number, n: number, windowS: number): Promise<RunResult> {
@@ -102,6 +104,7 @@ async function child(threads: number, n: number, windowS: number): Promise<RunRe
   await new Promise((r) => setTimeout(r, 3000));
   measuring = true;
   const workers = codecPool().workers();
+  const encodersOnThreads = codecPool().stats().encoders;
   const elu0 = performance.eventLoopUtilization();
   const workerElu0 = workers.map((w) => w.performance.eventLoopUtilization());
   const cpu0 = process.cpuUsage();
@@ -127,6 +130,7 @@ async function child(threads: number, n: number, windowS: number): Promise<RunRe
     latencyMs: { p50: round(quantile(latencies, 0.5), 2), p99: round(quantile(latencies, 0.99), 2), max: round(latencies[latencies.length - 1] ?? 0, 2) },
     underruns,
     packets,
+    encodersOnThreads,
   };
 }
 
