@@ -40,7 +40,10 @@ export interface OpusEncodeOptions {
  * source is paused beyond) and are emitted asynchronously, in order. Demand crosses the
  * hop: the sink still paces the sources (at most its `leadMs` ahead, frames in flight
  * included), however they are composed (`concat`, `concatMap` over a queue …); a seek drops
- * the frames in flight from the old position. An idle pool does not keep the process alive.
+ * the frames in flight from the old position. While the threads are still starting (from
+ * the TypeScript sources ~1 s, built a few tens of ms) a stream begins on the main thread
+ * and moves to a thread once they are up, seamlessly (the thread's encoder is primed with
+ * the last frames). An idle pool does not keep the process alive.
  * With `threads: 0` the encoder runs in-process: one packet per frame, synchronously (the
  * `Buffer` libopus returned), as marble tests on a `TestScheduler` need. The setting is read
  * at each subscribe.
