@@ -21,8 +21,9 @@ import { FRAME_MS } from './audioFormat';
  *   that is emitting. From then on the source produces only while the sink holds less than
  *   `leadMs` of audio. Before that it has read at most one input chunk.
  *
- * Only an operator that moves frames to another tick (`observeOn`, `delay`, `bufferTime`)
- * breaks both paths; the sink then sees frames with no source behind them, keeps them, and
+ * `opusEncode` on codec threads delivers its packets later but carries demand across
+ * (see {@link currentEmitter}). Only an operator that moves frames to another tick
+ * (`observeOn`, `delay`, `bufferTime`) breaks both paths; the sink then sees frames with no source behind them, keeps them, and
  * warns once.
  */
 export interface FrameDemand {
@@ -34,6 +35,8 @@ export interface FrameDemand {
   readonly seek$: Observable<number>;
   /** Audio the consumer holds and has not played yet, ms, where it knows (sinks do). */
   readonly bufferedMs?: number;
+  /** How much audio the consumer lets sources produce ahead, ms, where it knows (sinks do). */
+  readonly leadMs?: number;
 }
 
 /** The gate whose `emit` is delivering a frame right now (innermost first), or null. */
@@ -119,6 +122,32 @@ export function claimEmitter(demand: FrameDemand): boolean {
   return true;
 }
 
+/**
+ * The gate whose {@link DemandGate.emit} is delivering a frame right now, or null. For
+ * operators that deliver a frame's result later (on another turn of the event loop, e.g.
+ * `opusEncode` on a codec thread): capture it when the frame arrives, and deliver the
+ * result inside {@link emitAs} so that the consumer still finds the source.
+ * @internal
+ */
+export function currentEmitter(): DemandGate | null {
+  return emitting;
+}
+
+/**
+ * Runs `deliver` (typically `subscriber.next(value)`) with `gate` as the emitting gate
+ * (null: none), as {@link DemandGate.emit} does.
+ * @internal
+ */
+export function emitAs<T>(gate: DemandGate | null, deliver: () => T): T {
+  const previous = emitting;
+  emitting = gate;
+  try {
+    return deliver();
+  } finally {
+    emitting = previous;
+  }
+}
+
 let current: FrameDemand | null = null;
 
 /** Runs `subscribe` (typically `source.subscribe(...)`) with `demand` as the current demand. */
@@ -197,6 +226,16 @@ export class DemandGate implements FrameDemand {
     for (const demand of this.demands) {
       const b = demand.bufferedMs;
       if (b !== undefined && (least === undefined || b < least)) least = b;
+    }
+    return least;
+  }
+
+  /** The least lead any attached consumer allows, ms (undefined: none says). */
+  get leadMs(): number | undefined {
+    let least: number | undefined;
+    for (const demand of this.demands) {
+      const l = demand.leadMs;
+      if (l !== undefined && (least === undefined || l < least)) least = l;
     }
     return least;
   }

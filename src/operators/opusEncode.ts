@@ -1,18 +1,10 @@
-import { OpusEncoder } from '@discordjs/opus';
+import type { OpusEncoder } from '@discordjs/opus';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { CHANNELS, PCM_FRAME_BYTES, SAMPLE_RATE, type OpusPacket, type PcmFrame } from '../core/audioFormat';
+import { PCM_FRAME_BYTES, type OpusPacket, type PcmFrame } from '../core/audioFormat';
+import { voiceDriverThreads } from '../driver/configureVoiceDriver';
 import { RxVoiceError } from '../errors';
-
-/** libopus encoder CTL request numbers (`opus_defines.h`, libopus 1.3.1 as bundled by @discordjs/opus). */
-const OPUS_SET_COMPLEXITY_REQUEST = 4010;
-const OPUS_SET_INBAND_FEC_REQUEST = 4012;
-const OPUS_SET_PACKET_LOSS_PERC_REQUEST = 4014;
-const OPUS_SET_SIGNAL_REQUEST = 4024;
-const OPUS_AUTO = -1000;
-const OPUS_SIGNAL_VOICE = 3001;
-const OPUS_SIGNAL_MUSIC = 3002;
-
-const SIGNALS = { auto: OPUS_AUTO, voice: OPUS_SIGNAL_VOICE, music: OPUS_SIGNAL_MUSIC } as const;
+import { encodeOnCodecThread } from './internal/encodeOnCodecThread';
+import { createOpusEncoder, errorMessage, SIGNALS, type OpusEncoderSettings } from './internal/opusEncoderSettings';
 
 /** Options of {@link opusEncode}. */
 export interface OpusEncodeOptions {
@@ -36,17 +28,36 @@ export interface OpusEncodeOptions {
 /**
  * Encodes 20 ms PCM frames to Opus packets with libopus (`@discordjs/opus`).
  *
- * Emits one Opus packet (a `Buffer`, exactly as libopus returned it, not copied) per
- * input frame, synchronously. Each subscription gets its own encoder, so encoder state
- * (prediction, FEC history) never leaks between streams.
+ * Emits one Opus packet (a `Buffer`) per input frame, in order. Each subscription gets its
+ * own encoder, so encoder state (prediction, FEC history) never leaks between streams.
+ *
+ * **Where it encodes.** With driver threads (`configureVoiceDriver({ threads })`,
+ * `RXVOICE_THREADS`; default: one per core), each subscription's encoder runs on a codec
+ * worker thread (a pool of up to `threads` of them, the subscription on the least loaded
+ * one), so the encoding of many streams is spread over the cores and off the main thread.
+ * Frames are copied and posted in one message per thread per turn of the event loop; the
+ * packets come back a few ms later (at most 50 frames of a stream are in flight: its
+ * source is paused beyond) and are emitted asynchronously, in order. Demand crosses the
+ * hop: the sink still paces the sources (at most its `leadMs` ahead, frames in flight
+ * included), however they are composed (`concat`, `concatMap` over a queue …); a seek drops
+ * the frames in flight from the old position. While the threads are still starting (from
+ * the TypeScript sources ~1 s, built a few tens of ms) a stream begins on the main thread
+ * and moves to a thread once they are up, seamlessly (the thread's encoder is primed with
+ * the last frames). An idle pool does not keep the process alive.
+ * With `threads: 0` the encoder runs in-process: one packet per frame, synchronously (the
+ * `Buffer` libopus returned), as marble tests on a `TestScheduler` need. The setting is read
+ * at each subscribe.
  *
  * Input frames are s16le 48 kHz stereo, 3840 bytes (960 samples per channel). A shorter
  * frame (typically the last one of a file) is zero-padded to 3840 bytes; a longer one is
  * an error, because libopus would reject it.
  *
- * Completes when the source completes. Errors with the source's error, or with an
- * {@link RxVoiceError}: `BAD_FRAME` for a frame longer than 3840 bytes, `OPUS_ENCODER_FAILED`
- * when libopus rejects the encoder settings or fails to encode.
+ * Completes when the source completes and every frame's packet has been emitted. Errors
+ * (after the packets of the frames before) with the source's error, or with an
+ * {@link RxVoiceError}: `BAD_FRAME` for a frame longer than 3840 bytes (the source is
+ * unsubscribed at once), `OPUS_ENCODER_FAILED` when libopus rejects the encoder settings or
+ * fails to encode, or when the encoder's codec thread dies (then at once: the frames in
+ * flight are lost). Unsubscribing frees the encoder, on its thread too.
  *
  * @param options `bitrate` (bps, default 64000), `complexity` (0‥10), `fec`,
  *   `packetLossPercent` (0‥100), `signal` (`'auto'` | `'voice'` | `'music'`).
@@ -65,16 +76,14 @@ export function opusEncode(options: OpusEncodeOptions = {}): OperatorFunction<Pc
   if (typeof fec !== 'boolean') invalid(`fec must be a boolean, got ${String(fec)}`);
   if (!Object.prototype.hasOwnProperty.call(SIGNALS, signal)) invalid(`signal must be 'auto', 'voice' or 'music', got ${String(signal)}`);
 
+  const settings: OpusEncoderSettings = { bitrate, complexity, fec, packetLossPercent, signal };
+
   return (source) =>
     new Observable<OpusPacket>((subscriber) => {
+      if (voiceDriverThreads() > 0) return encodeOnCodecThread(source, settings, subscriber);
       let encoder: OpusEncoder;
       try {
-        encoder = new OpusEncoder(SAMPLE_RATE, CHANNELS);
-        encoder.setBitrate(bitrate);
-        if (complexity !== undefined) encoder.applyEncoderCTL(OPUS_SET_COMPLEXITY_REQUEST, complexity);
-        encoder.applyEncoderCTL(OPUS_SET_INBAND_FEC_REQUEST, fec ? 1 : 0);
-        encoder.applyEncoderCTL(OPUS_SET_PACKET_LOSS_PERC_REQUEST, packetLossPercent);
-        encoder.applyEncoderCTL(OPUS_SET_SIGNAL_REQUEST, SIGNALS[signal]);
+        encoder = createOpusEncoder(settings);
       } catch (cause) {
         subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: could not set up the encoder: ${errorMessage(cause)}`, { cause }));
         return;
@@ -116,8 +125,4 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 
 function invalid(message: string): never {
   throw new RxVoiceError('INVALID_ARGUMENT', `opusEncode: ${message}`);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

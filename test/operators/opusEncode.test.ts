@@ -1,6 +1,7 @@
 import { OpusEncoder } from '@discordjs/opus';
 import { firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
 import { PCM_FRAME_BYTES } from '../../src/core/audioFormat';
+import { configureVoiceDriver, voiceDriverThreads } from '../../src/driver/configureVoiceDriver';
 import { RxVoiceError } from '../../src/errors';
 import { opusDecode } from '../../src/operators/opusDecode';
 import { opusEncode } from '../../src/operators/opusEncode';
@@ -16,8 +17,17 @@ function reference(frames: Buffer[], bitrate = 64_000): Buffer[] {
   return frames.map((frame) => encoder.encode(frame));
 }
 
-describe('opusEncode (marbles)', () => {
+// Marbles need synchronous emission: the in-process encoder (threads 0). The other tests run
+// with the threads in effect (RXVOICE_THREADS); test/operators/opusEncodeWorkers.test.ts
+// covers encoding on codec threads.
+describe('opusEncode (marbles, in-process)', () => {
   const frames = toFrames(tone(440, 60));
+  let threads: number;
+  beforeAll(() => {
+    threads = voiceDriverThreads();
+    configureVoiceDriver({ threads: 0 });
+  });
+  afterAll(() => configureVoiceDriver({ threads }));
 
   it('emits one packet per frame, at the frame’s time, and completes with the source', () => {
     const [p0, p1, p2] = reference(frames);
