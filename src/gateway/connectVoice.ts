@@ -52,7 +52,7 @@ export interface ConnectVoiceOptions {
   /** From VOICE_SERVER_UPDATE. */
   token: string;
   channelId: string;
-  /** Encryption modes to accept, in order of preference. Default AES-256-GCM (if node:crypto has it), then XChaCha20. */
+  /** Encryption modes to accept, in order of preference. Default XChaCha20-Poly1305 (cheaper per packet here), then AES-256-GCM (if node:crypto has it). */
   modes?: readonly EncryptionMode[];
   /**
    * DAVE end-to-end encryption. Default true (`max_dave_protocol_version: 1`). Set false
@@ -180,7 +180,9 @@ function publicState(m: ConnectionModel): VoiceConnectionState {
  * `disconnected` state on final close codes (4004, 4014, 4017, 4021, 4022…).
  *
  * The connection is a pure reducer (`reduceConnection`) plus effects keyed on its model
- * (`startConnectionMachine`). Facts: Discord docs, "Voice Connections".
+ * (`startConnectionMachine`). It runs on a driver thread unless `configureVoiceDriver({
+ * threads: 0 })`, a `scheduler` or `drivers` is given (see `configureVoiceDriver`); the
+ * returned object is the same interface either way. Facts: Discord docs, "Voice Connections".
  *
  * @throws {VoiceConnectionError} `BAD_OPTIONS` for empty ids, or when no mode is left.
  * @example
