@@ -66,20 +66,8 @@ export class DriverConnection implements VoiceConnection, DriverClient {
     private readonly logger: ConnectVoiceOptions['logger'],
   ) {
     this.guildId = options.serverId;
-    this.options = {
-      endpoint: options.endpoint,
-      serverId: options.serverId,
-      userId: options.userId,
-      sessionId: options.sessionId,
-      token: options.token,
-      channelId: options.channelId,
-      modes,
-      dave: options.dave,
-      reconnect: options.reconnect,
-      gatewayGraceMs: options.gatewayGraceMs,
-      tls: options.tls,
-      log: !!logger,
-    };
+    const { logger: _l, scheduler: _s, drivers: _d, ...plain } = options;
+    this.options = { ...plain, modes, log: !!logger };
     this.stateSubject = new BehaviorSubject<VoiceConnectionState>({ status: 'connecting', endpoint: options.endpoint, attempt: 0 });
     this.state$ = this.stateSubject.pipe(
       distinctUntilChanged((a, b) => a === b || (a.status === b.status && JSON.stringify(a) === JSON.stringify(b))),

@@ -7,7 +7,7 @@ import type { VoiceMessage } from '../../protocol/opcodes';
 import type { RxVoiceErrorCode } from '../../errors';
 import type { PlaybackCommand } from '../../sinks/createPlaybackControl';
 import type { PlaybackProgress } from '../../sinks/internal/playFeed';
-import type { GatewayTlsOptions } from '../../gateway/GatewaySocket';
+import type { ConnectVoiceOptions } from '../../gateway/connectVoice';
 
 /**
  * Packs byte arrays back to back into one new `ArrayBuffer` (transferable; cloning a view
@@ -44,22 +44,8 @@ export function unpackBytes(data: ArrayBuffer, lengths: readonly number[]): Buff
  * clone), batched per event-loop turn (one `postMessage` carries an array of these).
  */
 
-/** `connectVoice` options that can cross a thread (no functions, no schedulers). */
-export interface PlainConnectOptions {
-  endpoint: string;
-  serverId: string;
-  userId: string;
-  sessionId: string;
-  token: string;
-  channelId: string;
-  modes?: readonly EncryptionMode[];
-  dave?: boolean;
-  reconnect?: { maxAttempts?: number; maxTimeMs?: number; baseDelayMs?: number; maxDelayMs?: number };
-  gatewayGraceMs?: number;
-  tls?: GatewayTlsOptions;
-  /** Forward log entries (the main thread has a logger). */
-  log: boolean;
-}
+/** `connectVoice` options that can cross a thread: no functions, no schedulers; `log`: forward log entries (the main thread has a logger). */
+export type PlainConnectOptions = Omit<ConnectVoiceOptions, 'logger' | 'scheduler' | 'drivers'> & { log: boolean };
 
 /** A `VoiceConnectionError` as data. */
 export interface PlainConnectionError {

@@ -3,15 +3,19 @@ import { sendLaneOf } from '../../core/SendLane';
 import { RxVoiceError } from '../../errors';
 import type { VoiceConnection } from '../../gateway/connectVoice';
 import type { PlaybackCommand } from '../../sinks/createPlaybackControl';
-import type { PacketFeed, PlaybackProgress, PlayFeedOptions } from '../../sinks/internal/playFeed';
+import { initialProgress, type PacketFeed, type PlaybackProgress, type PlayFeedOptions } from '../../sinks/internal/playFeed';
 import type { DriverConnection } from './DriverConnection';
 import { nextDriverId, type DriverClient, type DriverThread } from './DriverPool';
 import { packBytes, type DriverEvent } from './messages';
 
 /** Packets handed over per push at most (5 s). */
 const MAX_PUSH = 250;
-/** How often sessions check their feed for new packets when nothing else wakes them, ms. */
-const PUMP_MS = 10;
+/**
+ * How often sessions check their feed for new packets when nothing else wakes them, ms. Each
+ * report of packets sent (every tick while playing) pumps too, so this only matters while
+ * the driver holds nothing (start, after a seek): well under the lead.
+ */
+const PUMP_MS = 50;
 
 const pumps = new Set<() => void>();
 let pumpTimer: NodeJS.Timeout | null = null;
@@ -52,16 +56,7 @@ export function remotePlayFeed(
   return new Observable<PlaybackProgress>((subscriber) => {
     const lane = sendLaneOf(conn);
     const feed = createFeed();
-    let last: PlaybackProgress = {
-      status: 'buffering',
-      positionMs: 0,
-      framesSent: 0,
-      framesLate: 0,
-      underruns: 0,
-      silenceFramesSent: 0,
-      bufferedMs: 0,
-      droppedFrames: 0,
-    };
+    let last: PlaybackProgress = initialProgress();
     let thread: DriverThread | null = null;
     let sink = 0;
     let gen = 0;

@@ -56,6 +56,11 @@ export interface PlaybackProgress {
   droppedFrames: number;
 }
 
+/** Progress before the first tick (`buffering`, all counts 0). */
+export function initialProgress(): PlaybackProgress {
+  return { status: 'buffering', positionMs: 0, framesSent: 0, framesLate: 0, underruns: 0, silenceFramesSent: 0, bufferedMs: 0, droppedFrames: 0 };
+}
+
 /**
  * Where a sink takes its packets from: `voiceSink` reads its upstream into a queue; a
  * player reads tracks one after the other.
@@ -110,16 +115,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     /** `conn.transport` without a property lookup per tick (see propertyReader). */
     const readTransport = propertyReader(conn, 'transport');
     const feed = createFeed();
-    const p: PlaybackProgress = {
-      status: 'buffering',
-      positionMs: 0,
-      framesSent: 0,
-      framesLate: 0,
-      underruns: 0,
-      silenceFramesSent: 0,
-      bufferedMs: 0,
-      droppedFrames: 0,
-    };
+    const p = initialProgress();
     let lastEmittedAt = -Infinity;
     let lastStatus: PlaybackProgress['status'] | null = null;
     let paused = false;
