@@ -66,8 +66,9 @@ export class DriverConnection implements VoiceConnection, DriverClient {
     private readonly logger: ConnectVoiceOptions['logger'],
   ) {
     this.guildId = options.serverId;
-    const { logger: _l, scheduler: _s, drivers: _d, ...plain } = options;
-    this.options = { ...plain, modes, log: !!logger };
+    // Only the data: callers (the join functions) pass more, e.g. adapters, that cannot cross.
+    const { endpoint, serverId, userId, sessionId, token, channelId, dave, reconnect, gatewayGraceMs, tls } = options;
+    this.options = { endpoint, serverId, userId, sessionId, token, channelId, dave, reconnect, gatewayGraceMs, tls, modes, log: !!logger };
     this.stateSubject = new BehaviorSubject<VoiceConnectionState>({ status: 'connecting', endpoint: options.endpoint, attempt: 0 });
     this.state$ = this.stateSubject.pipe(
       distinctUntilChanged((a, b) => a === b || (a.status === b.status && JSON.stringify(a) === JSON.stringify(b))),
