@@ -3,7 +3,7 @@ import { sendLaneOf } from '../../core/SendLane';
 import { RxVoiceError } from '../../errors';
 import type { VoiceConnection } from '../../gateway/connectVoice';
 import type { PlaybackCommand } from '../../sinks/createPlaybackControl';
-import { initialProgress, type PacketFeed, type PlaybackProgress, type PlayFeedOptions } from '../../sinks/internal/playFeed';
+import { connectionClosedError, initialProgress, type PacketFeed, type PlaybackProgress, type PlayFeedOptions } from '../../sinks/internal/playFeed';
 import type { DriverConnection } from './DriverConnection';
 import { nextDriverId, type DriverClient, type DriverThread } from './DriverPool';
 import { packBytes, type DriverEvent } from './messages';
@@ -189,11 +189,7 @@ export function remotePlayFeed(
     const commands = options.control?.commands$.subscribe(onCommand);
     const states = conn.state$.subscribe((s) => {
       if (s.status === 'destroyed' || s.status === 'disconnected') {
-        finish(
-          new RxVoiceError('CONNECTION_CLOSED', `the voice connection is ${s.status === 'destroyed' ? `destroyed (${s.reason})` : s.status}; playback stopped`, {
-            cause: s.status === 'disconnected' ? s.error : undefined,
-          }),
-        );
+        finish(connectionClosedError(s));
       }
     });
     if (!finished) {

@@ -5,6 +5,7 @@ import { sendLaneOf } from '../../core/SendLane';
 import { schedulerClock, sharedVoiceClock, type ClockTick, type VoiceClock } from '../../core/VoiceClock';
 import { RxVoiceError, type RxVoiceWarning } from '../../errors';
 import type { VoiceConnection, VoiceTransport } from '../../gateway/connectVoice';
+import type { VoiceConnectionState } from '../../gateway/VoiceConnectionState';
 import type { PlaybackCommand, PlaybackControl } from '../createPlaybackControl';
 import { remoteTargetOf } from '../../driver/internal/remoteTarget';
 import { remotePlayFeed } from '../../driver/internal/remotePlayFeed';
@@ -54,6 +55,13 @@ export interface PlaybackProgress {
   bufferedMs: number;
   /** Frames dropped because a source without demand overflowed the memory bound (`maxBufferedBytes`). */
   droppedFrames: number;
+}
+
+/** The error a sink ends with when its connection is destroyed or gives up (`cause`: the connection's error). */
+export function connectionClosedError(s: Extract<VoiceConnectionState, { status: 'destroyed' | 'disconnected' }>): RxVoiceError {
+  return new RxVoiceError('CONNECTION_CLOSED', `the voice connection is ${s.status === 'destroyed' ? `destroyed (${s.reason})` : s.status}; playback stopped`, {
+    cause: s.status === 'disconnected' ? s.error : undefined,
+  });
 }
 
 /** Progress before the first tick (`buffering`, all counts 0). */
@@ -327,11 +335,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
     const states = conn.state$.subscribe((s) => {
       if (s.status === 'destroyed' || s.status === 'disconnected') {
         feed.stop();
-        finish(
-          new RxVoiceError('CONNECTION_CLOSED', `the voice connection is ${s.status === 'destroyed' ? `destroyed (${s.reason})` : s.status}; playback stopped`, {
-            cause: s.status === 'disconnected' ? s.error : undefined,
-          }),
-        );
+        finish(connectionClosedError(s));
       }
     });
     if (!finished) {
