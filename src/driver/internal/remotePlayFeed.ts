@@ -10,6 +10,10 @@ import { packBytes, type DriverEvent } from './messages';
 
 /** Packets handed over per push at most (5 s). */
 const MAX_PUSH = 250;
+/** Packets the driver holds (not yet sent) above which pushes wait for {@link MIN_PUSH} new ones (500 ms). */
+const PLENTY = 25;
+/** See {@link PLENTY}. */
+const MIN_PUSH = 5;
 /**
  * How often sessions check their feed for new packets when nothing else wakes them, ms. Each
  * report of packets sent (every tick while playing) pumps too, so this only matters while
@@ -83,6 +87,8 @@ export function remotePlayFeed(
       }
       const { packets, final } = feed.ahead(pumped, MAX_PUSH);
       if (packets.length === 0 && final === finalSent) return;
+      // While the driver holds plenty, hand over in batches: fewer messages, same lead.
+      if (packets.length < MIN_PUSH && final === finalSent && pumped >= PLENTY) return;
       const { data, lengths } = packBytes(packets);
       pumped += packets.length;
       finalSent = final;
