@@ -483,6 +483,9 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
           heapMbPerMin: round(heapMbPerMin, 3),
           extrapolatedHourGrowthMb: round(mbPerMin * 60, 1),
           steadyRangeMb: ys.length ? round(Math.max(...ys) - Math.min(...ys), 1) : null,
+          // Growth of the peaks, robust to a GC sawtooth (the slope is not): highest RSS in the
+          // last third of the steady window minus the highest in its first third.
+          peakGrowthMb: ys.length >= 3 ? round(Math.max(...ys.slice(-Math.floor(ys.length / 3))) - Math.max(...ys.slice(0, Math.floor(ys.length / 3))), 1) : null,
           peakRssMb: summary.peakRssMb,
           cpuMsPerStreamSec: summary.cpuMsPerStreamSec,
           pacing: summary.pacing,

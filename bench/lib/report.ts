@@ -108,6 +108,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
     row(`RSS slope, ${rss.rxvoice?.streams ?? '?'} streams of 1 h inputs, MB/min`, rss.rxvoice?.rssMbPerMin, rss.djs?.rssMbPerMin, 3);
     row('RSS growth over the 1 h input, extrapolated, MB', rss.rxvoice?.extrapolatedHourGrowthMb, rss.djs?.extrapolatedHourGrowthMb, 1);
     row('RSS range after warm-up (max − min), MB', rss.rxvoice?.steadyRangeMb, rss.djs?.steadyRangeMb, 1);
+    row('RSS peak growth after warm-up (highest of the last third − of the first), MB', rss.rxvoice?.peakGrowthMb, rss.djs?.peakGrowthMb, 1);
   }
   if (dave) {
     if (dave.pending) {
@@ -179,7 +180,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
     targets.push({
       target: 'RSS flat within 20 MB (1 h input alongside 100 others)',
       met: Math.max(g, range) <= 20,
-      detail: `range after warm-up ${fmt(range, 1)} MB over ${Math.round((rss.rxvoice.playedMs as number) / 1000)} s; slope ${fmt(rss.rxvoice.rssMbPerMin, 3)} MB/min → ${fmt(g, 1)} MB per hour (linear extrapolation)`,
+      detail: `peak growth ${fmt(rss.rxvoice.peakGrowthMb, 1)} MB; range after warm-up ${fmt(range, 1)} MB over ${Math.round((rss.rxvoice.playedMs as number) / 1000)} s; slope ${fmt(rss.rxvoice.rssMbPerMin, 3)} MB/min → ${fmt(g, 1)} MB per hour (linear extrapolation)`,
     });
   }
 

@@ -16,6 +16,13 @@ export interface DriverClient {
  * microtask checkpoint, event routing to connections (`id`) and sinks (`sink`), and
  * `ref()` only while it has connections.
  */
+/**
+ * A driver thread's young generation, MB. Its live data is small (connections, a second of
+ * packets per sink) and its garbage is per-packet: a small nursery gives short, frequent
+ * scavenges (shorter pauses inside a tick) and less RSS than V8's default.
+ */
+const DRIVER_YOUNG_GENERATION_MB = 8;
+
 export class DriverThread {
   /** `performance.now()` on the thread minus on the main thread, ms (its receive times → ours). */
   clockOffsetMs = 0;
@@ -31,7 +38,7 @@ export class DriverThread {
     readonly index: number,
     private readonly onDeath: (thread: DriverThread) => void,
   ) {
-    this.worker = startWorker('driver/internal/driverWorker', { index });
+    this.worker = startWorker('driver/internal/driverWorker', { index }, { maxYoungGenerationSizeMb: DRIVER_YOUNG_GENERATION_MB });
     this.worker.on('message', (batch: DriverEvent[] | DriverHello) => {
       if (!Array.isArray(batch)) {
         if (batch.t === 'hello') this.clockOffsetMs = batch.timeOrigin - performance.timeOrigin;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 /**
  * Starts a worker thread on a module of this package, given as its path without extension
@@ -16,23 +16,23 @@ import { Worker } from 'node:worker_threads';
  * The worker is `unref()`'d: an idle pool never holds the process open (the caller refs it
  * while it has work, see `Worker.ref()`).
  */
-export function startWorker(moduleFromRoot: string, workerData: unknown): Worker {
+export function startWorker(moduleFromRoot: string, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
   const root = path.resolve(__dirname, '..', '..');
   const fromSource = __filename.endsWith('.ts');
   let worker: Worker;
   if (fromSource) {
     const built = transpiledSources(root);
     if (built) {
-      worker = new Worker(path.join(built, `${moduleFromRoot}.js`), { workerData });
+      worker = new Worker(path.join(built, `${moduleFromRoot}.js`), { workerData, resourceLimits });
     } else {
       const file = path.join(root, `${moduleFromRoot}.ts`);
       const script =
         `require(${JSON.stringify(require.resolve('ts-node'))}).register({ transpileOnly: true, compilerOptions: { module: 'commonjs' } });` +
         `require(${JSON.stringify(file)});`;
-      worker = new Worker(script, { eval: true, workerData });
+      worker = new Worker(script, { eval: true, workerData, resourceLimits });
     }
   } else {
-    worker = new Worker(path.join(root, `${moduleFromRoot}.js`), { workerData });
+    worker = new Worker(path.join(root, `${moduleFromRoot}.js`), { workerData, resourceLimits });
   }
   worker.unref();
   return worker;
