@@ -60,7 +60,8 @@ export interface FiltersOptions {
   /**
    * Called (synchronously, from the config observable's emission) with the error when an
    * emitted config is invalid; the previous config keeps playing and the stream goes on.
-   * Default: `process.emitWarning(error)` (listen with `process.on('warning', …)`).
+   * Default: a process warning (`process.emitWarning`; listen with `process.on('warning', …)`)
+   * named `InvalidFilterError`, code `INVALID_FILTER`, with the error's message.
    * Throwing from it errors the stream with what it threw.
    */
   onError?: (error: InvalidFilterError) => void;
@@ -171,8 +172,9 @@ const OFF: Readonly<Record<string, unknown>> = {
  * the old settings to the new across that frame, so no change clicks; configs that arrive
  * before the first frame apply from the start. **An invalid config is rejected whole:**
  * the previous config keeps playing, and the {@link InvalidFilterError} (its `field` names
- * the first offending field, e.g. `equalizer[3].gain`) goes to `options.onError`, or to
- * `process.emitWarning` without one; the stream is not errored. The config observable is
+ * the first offending field, e.g. `equalizer[3].gain`) goes to `options.onError`, or
+ * without one becomes a process warning (`process.on('warning', …)`, name
+ * `InvalidFilterError`, code `INVALID_FILTER`); the stream is not errored. The config observable is
  * subscribed before the source; when it completes the last config stays. Completes when the
  * source completes (after timescale's last frames). Errors with the source's error, the
  * config observable's error, or what `onError` throws.
@@ -211,7 +213,8 @@ export function filters(config: FiltersConfig | Observable<FiltersConfig>, optio
         );
       });
   }
-  const report = options.onError ?? ((error: InvalidFilterError) => process.emitWarning(error));
+  const report =
+    options.onError ?? ((error: InvalidFilterError) => process.emitWarning(error.message, { type: 'InvalidFilterError', code: 'INVALID_FILTER', detail: `field: ${error.field}` }));
   return (source) =>
     new Observable<PcmFrame>((subscriber) => {
       const state = new FilterChainState();
