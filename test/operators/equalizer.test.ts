@@ -1,5 +1,6 @@
 import { BehaviorSubject, from, Subject, toArray } from 'rxjs';
-import { EQUALIZER_BANDS_HZ } from '../../src/dsp/EqualizerKernel';
+import { Biquad } from '../../src/dsp/Biquad';
+import { EQUALIZER_BANDS_HZ, EqualizerKernel } from '../../src/dsp/EqualizerKernel';
 import { equalizer, type EqualizerBand } from '../../src/operators/equalizer';
 import { InvalidFilterError } from '../../src/operators/InvalidFilterError';
 import { amplitudeAt, centerTone, channel, db, maxStep, run, slice } from './filterFixtures';
@@ -38,6 +39,34 @@ describe('equalizer', () => {
       const ratio = amplitudeAt(slice(out, 500), hz) / amplitudeAt(slice(Buffer.concat(tone), 500), hz);
       expect(Math.abs(db(ratio / 2))).toBeLessThanOrEqual(0.5);
     }
+  });
+
+  it('the bank equals x + Σ 4·gain·bandpass(x) computed band by band (all 15 bands, both channels)', () => {
+    const gains = [0.2, -0.1, 0.15, 0.05, 0, -0.25, 0.3, 1, -0.05, 0.1, 0.02, -0.2, 0.25, 0.4, -0.15];
+    const pairs = 4000;
+    const x = new Float64Array(2 * pairs);
+    for (let i = 0; i < pairs; i++) {
+      x[2 * i] = 0.3 * Math.sin(i * 0.05) + 0.2 * Math.sin(i * 0.9) + 0.1 * Math.sin(i * 0.002);
+      x[2 * i + 1] = 0.25 * Math.sin(i * 0.31 + 1) - 0.1 * Math.sin(i * 2.1);
+    }
+    // Reference: one Biquad per band (transposed direct form, other code), summed.
+    const expected = Float64Array.from(x);
+    EQUALIZER_BANDS_HZ.forEach((hz, b) => {
+      const band = Float64Array.from(x);
+      Biquad.bandPass(hz, 2 / 3).process(band, pairs);
+      for (let i = 0; i < 2 * pairs; i++) expected[i] += 4 * gains[b] * band[i];
+    });
+    // The kernel, fed in frames of uneven size (history carried across calls).
+    const kernel = new EqualizerKernel(gains);
+    const actual = Float64Array.from(x);
+    for (let start = 0, size = 1; start < pairs; start += size, size = (size * 7 + 3) % 997 || 1) {
+      const count = Math.min(size, pairs - start);
+      const part = actual.subarray(2 * start, 2 * (start + count));
+      kernel.process(part, count);
+    }
+    let worst = 0;
+    for (let i = 0; i < 2 * pairs; i++) worst = Math.max(worst, Math.abs(actual[i] - Math.max(-1, Math.min(1, expected[i]))));
+    expect(worst).toBeLessThan(1e-9);
   });
 
   it('passes the very same frames through while every gain is 0, and when a plain list is flat', async () => {
