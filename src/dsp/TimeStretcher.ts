@@ -164,12 +164,16 @@ export class TimeStretcher {
   flush(): void {
     if (this.limit !== Infinity) return;
     const target = round(this.expected);
+    // The transposer holds nothing back (one sample of interpolation state), so silence
+    // goes straight into the stretch, which needs up to one window + seek range beyond the
+    // last input before it emits it: a bounded number of steps.
     const silence = new Float32Array(2 * FLUSH_CHUNK);
-    // WSOLA needs up to one window + seek range of input before it emits; bounded loop.
-    const maxSteps = ceil((target - this.read - this.stretch.outputBuffer!.frameCount) * this.ratio / FLUSH_CHUNK) + 64;
-    for (let step = 0; step < maxSteps && this.read + this.stretch.outputBuffer!.frameCount < target; step++) {
-      this.antiAlias.process(silence.fill(0), FLUSH_CHUNK);
-      this.push(silence, FLUSH_CHUNK);
+    const stretch = this.stretch;
+    const owed = (): number => target - this.read - stretch.outputBuffer!.frameCount;
+    const maxSteps = ceil((2 * stretch.inputChunkSize + owed() * stretch.tempo) / FLUSH_CHUNK) + 8;
+    for (let step = 0; step < maxSteps && owed() > 0; step++) {
+      stretch.inputBuffer!.putSamples(silence, 0, FLUSH_CHUNK);
+      this.process(false);
     }
     this.limit = target;
   }
@@ -191,7 +195,11 @@ export class TimeStretcher {
 
   private push(f: Float32Array, n: number): void {
     this.transposer.inputBuffer!.putSamples(f, 0, n);
-    this.transposer.process();
+    this.process(true);
+  }
+
+  private process(transpose: boolean): void {
+    if (transpose) this.transposer.process();
     this.stretch.process();
     const total = this.stretch.outputBuffer!.frameCount + this.read;
     const fresh = total - this.produced;
