@@ -20,7 +20,7 @@ import { FilterStage, sameSettings, StageChain, type FilterSpec } from './intern
 import type { KaraokeParams } from './karaoke';
 import type { LowPassParams } from './lowPass';
 import type { RotationParams } from './rotation';
-import { timescale, type TimescaleParams } from './timescale';
+import { timescale, TIMESCALE_MAX, TIMESCALE_MIN, type TimescaleParams } from './timescale';
 import type { TremoloParams } from './tremolo';
 import type { VibratoParams } from './vibrato';
 
@@ -37,7 +37,7 @@ export interface FiltersConfig {
   equalizer?: readonly EqualizerBand[] | null;
   /** See {@link karaoke}. */
   karaoke?: KaraokeParams | null;
-  /** Speed, pitch and rate, each > 0 (1 = unchanged); see `timescale`. */
+  /** Speed, pitch and rate, each a factor from 1/8 to 8 (1 = unchanged; Lavalink takes any ≥ 0); see {@link timescale}. */
   timescale?: TimescaleParams | null;
   /** See {@link tremolo}. */
   tremolo?: TremoloParams | null;
@@ -94,7 +94,7 @@ function normalizeTimescale(value: unknown): TimescaleSettings {
   const factor = (key: keyof TimescaleSettings): number => {
     const v = o[key];
     if (v === undefined) return 1;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidFilterError(`timescale.${key}`, v, 'a factor > 0');
+    if (typeof v !== 'number' || !(v >= TIMESCALE_MIN && v <= TIMESCALE_MAX)) throw new InvalidFilterError(`timescale.${key}`, v, `a factor from ${TIMESCALE_MIN} to ${TIMESCALE_MAX}`);
     return v;
   };
   return { speed: factor('speed'), pitch: factor('pitch'), rate: factor('rate') };

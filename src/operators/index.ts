@@ -15,7 +15,7 @@ export { equalizer } from './equalizer';
 export type { EqualizerBand } from './equalizer';
 export { karaoke } from './karaoke';
 export type { KaraokeParams } from './karaoke';
-export { timescale } from './timescale';
+export { timescale, frameMediaMs, setFrameMediaMs, TIMESCALE_MIN, TIMESCALE_MAX } from './timescale';
 export type { TimescaleParams } from './timescale';
 export { tremolo } from './tremolo';
 export type { TremoloParams } from './tremolo';

@@ -2,6 +2,7 @@ import { isObservable, map, Observable, type MonoTypeOperatorFunction } from 'rx
 import { CHANNELS, type PcmFrame } from '../core/audioFormat';
 import { RxVoiceError } from '../errors';
 import { allocInt16Uninitialized, readInt16, toLittleEndian } from './internal/pcm16';
+import { frameMediaMs, setFrameMediaMs } from './timescale';
 
 /**
  * Scales PCM frames (s16le, interleaved stereo) by a linear gain — a fixed number or a
@@ -86,7 +87,11 @@ function checkGain(gain: number): void {
 function applyGain(frame: PcmFrame, from: number, to: number): PcmFrame {
   if (from === to) {
     if (to === 1) return frame;
-    if (to === 0) return Buffer.alloc(frame.length);
+    if (to === 0) {
+      const silent = Buffer.alloc(frame.length);
+      setFrameMediaMs(silent, frameMediaMs(frame));
+      return silent;
+    }
   }
   const input = readInt16(frame);
   const { buffer, samples } = allocInt16Uninitialized(frame.length);
@@ -109,5 +114,7 @@ function applyGain(frame: PcmFrame, from: number, to: number): PcmFrame {
     }
   }
   if (frame.length & 1) buffer[frame.length - 1] = frame[frame.length - 1];
+  // Keep the frame's position on the source's timeline (set by `timescale`) for the sink.
+  setFrameMediaMs(buffer, frameMediaMs(frame));
   return toLittleEndian(buffer);
 }

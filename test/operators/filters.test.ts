@@ -1,6 +1,7 @@
 import { BehaviorSubject, from, Subject, toArray } from 'rxjs';
 import { PCM_FRAME_BYTES } from '../../src/core/audioFormat';
 import { filters, LAVALINK_FILTER_ORDER, type FiltersConfig } from '../../src/operators/filters';
+import { frameMediaMs } from '../../src/operators/timescale';
 import { InvalidFilterError } from '../../src/operators/InvalidFilterError';
 import { amplitudeAt, centerTone, channel, db, maxStep, run, silence, sine, slice, stereo } from './filterFixtures';
 
@@ -129,6 +130,19 @@ describe('filters: Lavalink v4 filter objects', () => {
     const boosted = await run(loud, filters({ equalizer: [{ band: 8, gain: 0.25 }], volume: 0.5 }));
     const peak = Math.max(...Array.from(channel(slice(boosted, 100), 0), Math.abs));
     expect(Math.abs(peak / 32768 - Math.tan(0.5 * 0.79))).toBeLessThan(0.01);
+  });
+
+  it('with timescale, the frames after it keep their source-timeline position (for the sink)', async () => {
+    const tone = await centerTone(440, 2000, 0.3);
+    const out = await new Promise<Buffer[]>((resolve) =>
+      from(tone).pipe(filters({ timescale: { speed: 1.25 }, equalizer: [{ band: 5, gain: 0.2 }], volume: 0.8 }), toArray()).subscribe(resolve),
+    );
+    // 1.25× speed: about 1600 ms of output, each frame 25 ms further into the source.
+    expect(Math.abs(out.length * 20 - 1600)).toBeLessThanOrEqual(100);
+    const ms = out.map((f) => frameMediaMs(f));
+    expect(ms.every((m) => typeof m === 'number')).toBe(true);
+    const mid = Math.floor(out.length / 2);
+    expect(ms[mid + 10]! - ms[mid]!).toBeCloseTo(250, -1);
   });
 
   it('maps Lavalink’s volume through its curve (0.5 → ×0.417, 2 → ×3.28)', async () => {

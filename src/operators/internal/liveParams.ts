@@ -1,6 +1,7 @@
 import { defer, isObservable, map, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import type { PcmFrame } from '../../core/audioFormat';
 import type { StereoKernel } from '../../dsp/StereoKernel';
+import { frameMediaMs, setFrameMediaMs } from '../timescale';
 import { allocInt16Uninitialized, readInt16, toLittleEndian } from './pcm16';
 
 /**
@@ -17,8 +18,9 @@ import { allocInt16Uninitialized, readInt16, toLittleEndian } from './pcm16';
  *   filter on or off crossfades from or to the dry signal the same way; an unchanged filter
  *   costs nothing (identity settings are not run at all).
  * - A {@link StageChain} runs stages in order over one frame: s16le → float (±1) once, every
- *   stage, float → s16le once (rounded, saturated). When every stage is off the input frame
- *   itself is passed on.
+ *   stage, float → s16le once (rounded, saturated), the frame's media-time tag
+ *   (`frameMediaMs`, set by `timescale`) carried over. When every stage is off the input
+ *   frame itself is passed on.
  */
 
 /** How to validate, test and build one filter. */
@@ -154,6 +156,8 @@ export class StageChain {
     }
     if (count > n) out[n] = input[n];
     if (frame.length & 1) buffer[frame.length - 1] = frame[frame.length - 1];
+    // Keep the frame's position on the source's timeline (set by `timescale`) for the sink.
+    setFrameMediaMs(buffer, frameMediaMs(frame));
     return toLittleEndian(buffer);
   }
 }
