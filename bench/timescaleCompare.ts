@@ -34,7 +34,9 @@ import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SAMPLE_RATE, SAMPLES_PER_FRAME } from '../src/core/audioFormat';
+import { from } from 'rxjs';
 import { TimeStretcher } from '../src/dsp/TimeStretcher';
+import { timescale } from '../src/operators/timescale';
 
 // The project's lib (ES2022, no DOM) has no WebAssembly typings: the few members used here.
 interface WasmMemory {
@@ -717,6 +719,28 @@ async function main(): Promise<void> {
         console.log(`| ${c.name} | ${c.license} | ${s.label} | FAILED: ${e instanceof Error ? e.message.split('\n')[0] : String(e)} |`);
       }
     }
+  }
+  operatorCost(speech ?? toneIn);
+}
+
+/** The `timescale` operator end to end (RxJS, re-framing, tags, Buffer allocation), µs per output frame. */
+function operatorCost(input: Int16Array[]): void {
+  const buffers = input.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength));
+  console.log(`\n| timescale operator (end to end) | µs per 20 ms output frame (median of 5) | output frames |`);
+  console.log(`|---|---|---|`);
+  for (const s of [...SETTINGS, { label: 'nightcore speed 1.2 pitch 1.2', speed: 1.2, pitch: 1.2, rate: 1 }, { label: 'vaporwave speed 0.8 pitch 0.8', speed: 0.8, pitch: 0.8, rate: 1 }]) {
+    const times: number[] = [];
+    let frames = 0;
+    for (let r = 0; r < 6; r++) {
+      frames = 0;
+      const t0 = performance.now();
+      from(buffers)
+        .pipe(timescale({ speed: s.speed, pitch: s.pitch, rate: s.rate }))
+        .subscribe(() => frames++);
+      if (r > 0) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`| ${s.label} | ${((times[2]! * 1000) / frames).toFixed(0)} | ${frames} |`);
   }
 }
 
