@@ -1,4 +1,5 @@
-import { channelMix } from '../../src/operators/channelMix';
+import { Subject } from 'rxjs';
+import { channelMix, type ChannelMixParams } from '../../src/operators/channelMix';
 import { distortion } from '../../src/operators/distortion';
 import { highPass } from '../../src/operators/highPass';
 import { karaoke } from '../../src/operators/karaoke';
@@ -23,6 +24,32 @@ describe('channelMix', () => {
     const out = await run(stereo(100, sine(440, 0.4), silence), channelMix({ leftToLeft: 0.5, leftToRight: 0.5, rightToLeft: 0.5, rightToRight: 0.5 }));
     expect(Buffer.from(channel(out, 0).buffer).equals(Buffer.from(channel(out, 1).buffer))).toBe(true);
     expect(() => channelMix({ rightToLeft: 1.5 })).toThrow(expect.objectContaining({ code: 'INVALID_FILTER', field: 'channelMix.rightToLeft' }));
+  });
+});
+
+describe('live parameters (any filter, shown on channelMix)', () => {
+  it('a new value crossfades across the next frame and is fully in force from the frame after', async () => {
+    const input = stereo(200, sine(440, 0.4), sine(660, 0.4));
+    const params = new Subject<ChannelMixParams>();
+    const frames$ = new Subject<Buffer>();
+    const out: Buffer[] = [];
+    frames$.pipe(channelMix(params)).subscribe((f) => out.push(f));
+    const swap = { leftToLeft: 0, leftToRight: 1, rightToLeft: 1, rightToRight: 0 };
+    input.forEach((f, i) => {
+      if (i === 4) params.next(swap);
+      frames$.next(f);
+    });
+    // Before: untouched (identity). After: exactly swapped, from frame 5 on.
+    expect(out[3]).toBe(input[3]);
+    for (let i = 5; i < input.length; i++) expect(Buffer.from(channel(out[i], 0).buffer).equals(Buffer.from(channel(input[i], 1).buffer))).toBe(true);
+    // Frame 4: a linear crossfade, sample k of 960 at weight (k + 1)/960 for the new output.
+    const l = channel(input[4], 0);
+    const r = channel(input[4], 1);
+    const y = channel(out[4], 0);
+    for (const k of [0, 100, 479, 800, 959]) {
+      const w = (k + 1) / 960;
+      expect(Math.abs(y[k] - ((1 - w) * l[k] + w * r[k]))).toBeLessThanOrEqual(1);
+    }
   });
 });
 
