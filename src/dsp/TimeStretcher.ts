@@ -257,37 +257,46 @@ class ButterworthLowPass4 {
   }
 
   process(x: Float32Array, n: number): void {
+    if (n <= 0) return;
     const c = this.coeffs;
     const t = this.target;
     const st = this.state;
-    const glide = this.gliding && n > 0;
+    const glide = this.gliding;
     for (let s = 0; s < 2; s++) {
-      const a1 = c[3 * s]!;
-      const a2 = c[3 * s + 1]!;
-      const a3 = c[3 * s + 2]!;
+      let a1 = c[3 * s]!;
+      let a2 = c[3 * s + 1]!;
+      let a3 = c[3 * s + 2]!;
       const d1 = glide ? (t[3 * s]! - a1) / n : 0;
       const d2 = glide ? (t[3 * s + 1]! - a2) / n : 0;
       const d3 = glide ? (t[3 * s + 2]! - a3) / n : 0;
-      for (let ch = 0; ch < 2; ch++) {
-        let ic1 = st[4 * s + 2 * ch]!;
-        let ic2 = st[4 * s + 2 * ch + 1]!;
-        let b1 = a1;
-        let b2 = a2;
-        let b3 = a3;
-        for (let i = ch; i < 2 * n; i += 2) {
-          b1 += d1;
-          b2 += d2;
-          b3 += d3;
-          const v3 = x[i]! - ic2;
-          const v1 = b1 * ic1 + b2 * v3;
-          const v2 = ic2 + b2 * ic1 + b3 * v3;
-          ic1 = 2 * v1 - ic1;
-          ic2 = 2 * v2 - ic2;
-          x[i] = v2;
+      // both channels in one pass: L at even indices, R at odd
+      let l1 = st[4 * s]!;
+      let l2 = st[4 * s + 1]!;
+      let r1 = st[4 * s + 2]!;
+      let r2 = st[4 * s + 3]!;
+      for (let i = 0; i < 2 * n; i += 2) {
+        if (glide) {
+          a1 += d1;
+          a2 += d2;
+          a3 += d3;
         }
-        st[4 * s + 2 * ch] = ic1;
-        st[4 * s + 2 * ch + 1] = ic2;
+        const lv3 = x[i]! - l2;
+        const lv1 = a1 * l1 + a2 * lv3;
+        const lv2 = l2 + a2 * l1 + a3 * lv3;
+        l1 = 2 * lv1 - l1;
+        l2 = 2 * lv2 - l2;
+        x[i] = lv2;
+        const rv3 = x[i + 1]! - r2;
+        const rv1 = a1 * r1 + a2 * rv3;
+        const rv2 = r2 + a2 * r1 + a3 * rv3;
+        r1 = 2 * rv1 - r1;
+        r2 = 2 * rv2 - r2;
+        x[i + 1] = rv2;
       }
+      st[4 * s] = l1;
+      st[4 * s + 1] = l2;
+      st[4 * s + 2] = r1;
+      st[4 * s + 3] = r2;
     }
     if (glide) {
       c.set(t);
