@@ -125,7 +125,7 @@ export function setFrameMediaMs(frame: PcmFrame, ms: number | undefined): void {
  * by `soundtouch-ts`, LGPL-2.1), the algorithm Lavalink itself uses through lavadsp, so it
  * sounds like Lavalink; rxvoice adds an anti-alias low-pass before the transposer and a
  * fixed stage order (see `src/dsp/TimeStretcher.ts`). Chosen over Sonic, Rubber Band and
- * Signalsmith Stretch for CPU (≈ 50–100 µs per 20 ms frame), licence and music quality:
+ * Signalsmith Stretch for CPU (≈ 40–85 µs per 20 ms frame), licence and music quality:
  * numbers in `bench/timescale.md`. Pure JavaScript: synchronous, nothing to initialise,
  * runs the same under ts-node, jest and worker threads.
  *
