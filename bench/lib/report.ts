@@ -230,7 +230,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
   if (filters?.perFilter) {
     lines.push(
       '',
-      `**Filters** (\`bench/filters.ts\`): CPU µs per 20 ms stereo frame (960 sample pairs), best of ${env?.smoke ? 2 : 7} rounds, each operator alone on 5 s of a music-like signal, conversions from and to s16le and the output \`Buffer\` included`,
+      `**Filters** (\`bench/filters.ts\`, measured ${String(filters.environment?.date ?? '').slice(0, 16).replace('T', ' ')} UTC, load average ${JSON.stringify(filters.environment?.load ?? null)}): CPU µs per 20 ms stereo frame (960 sample pairs), best of ${filters.environment?.smoke ? 2 : 7} rounds × 2 passes, each operator alone on 5 s of a music-like signal, conversions from and to s16le and the output \`Buffer\` included`,
       '',
       '| filter | settings | µs per frame | % of real time |',
       '|---|---|---:|---:|',
