@@ -111,7 +111,9 @@ export function setFrameMediaMs(frame: PcmFrame, ms: number | undefined): void {
  * through untouched (no latency, no cost); on the first other value the stretcher
  * engages, primed with the last 100 ms of input so that it picks up where the dry signal
  * left off (10 ms crossfade), which delays the output once by its ~0.1 s window. Once
- * engaged it stays engaged (at 1/1/1 it is transparent to the ear). Values arriving before
+ * engaged it stays engaged: back at 1/1/1, pitch and tempo are exact but WSOLA still
+ * splices every ~0.1 s, which can slightly smear sharp attacks — re-subscribe (or use a
+ * plain value) to get the untouched signal back. Values arriving before
  * the first frame apply from the start; only the latest value between two frames counts.
  * The parameter observable is subscribed first; its completion leaves the last value in
  * force.
