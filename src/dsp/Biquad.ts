@@ -43,20 +43,6 @@ export class Biquad {
     return new Biquad((1 + c) / 2 / a0, -(1 + c) / a0, (1 + c) / 2 / a0, (-2 * c) / a0, (1 - alpha) / a0);
   }
 
-  /** Magnitude of the frequency response at `hz` (linear). */
-  magnitudeAt(hz: number, sampleRate = SAMPLE_RATE): number {
-    const w = (2 * PI * hz) / sampleRate;
-    const c1 = cos(w);
-    const s1 = sin(w);
-    const c2 = cos(2 * w);
-    const s2 = sin(2 * w);
-    const nr = this.b0 + this.b1 * c1 + this.b2 * c2;
-    const ni = -(this.b1 * s1 + this.b2 * s2);
-    const dr = 1 + this.a1 * c1 + this.a2 * c2;
-    const di = -(this.a1 * s1 + this.a2 * s2);
-    return Math.sqrt((nr * nr + ni * ni) / (dr * dr + di * di));
-  }
-
   /** Filters `pairs` interleaved stereo pairs of `samples` in place. */
   process(samples: Float64Array, pairs: number): void {
     const { b0, b1, b2, a1, a2, state } = this;

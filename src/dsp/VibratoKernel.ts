@@ -2,6 +2,9 @@ import { SAMPLE_RATE } from '../core/audioFormat';
 import { Lfo } from './Lfo';
 import type { StereoKernel } from './StereoKernel';
 
+// Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
+const { floor } = Math;
+
 /** Settings of {@link VibratoKernel} (Lavalink's `vibrato`). */
 export interface VibratoSettings {
   /** Modulation rate, Hz (0 < f ≤ 14). */
@@ -53,7 +56,7 @@ export class VibratoKernel implements StereoKernel<VibratoSettings> {
       const delay = MIN_DELAY + sweep * (wave[k] + 1) * 0.5;
       // Read position `delay` samples before the newest stored sample (w − 1).
       const pos = w - 1 - delay;
-      const base = Math.floor(pos);
+      const base = floor(pos);
       const t = pos - base;
       const i0 = (base - 1) & MASK;
       const i1 = base & MASK;
