@@ -318,6 +318,21 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
     },
   },
   {
+    name: 'filters',
+    run: async () => {
+      // CPU µs per 20 ms frame of every filter and of Lavalink's full chain (bench/filters.ts, own process).
+      const r = spawnSync(process.execPath, [path.join(JS_DIR, 'bench', 'filters.js')], {
+        env: { ...env, BENCH_QUICK: smoke ? '1' : '0' },
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      if (r.status !== 0) throw new Error(`filters bench failed: ${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { perFilter: Array<{ filter: string; usPerFrame: number }>; fullChain: { usPerFrame: number } };
+      log(`filters: full chain ${out.fullChain.usPerFrame} µs/frame; ${out.perFilter.map((f) => `${f.filter} ${f.usPerFrame}`).join(', ')}`);
+      return out;
+    },
+  },
+  {
     name: 'passthrough',
     run: async (emulator) => {
       const plan: Array<[number, number]> = process.env.BENCH_PASSTHROUGH_PLAN // "N:seconds,…" (development)
@@ -552,17 +567,20 @@ async function main(): Promise<void> {
   env = childEnv(path.dirname(findFfmpeg()));
   const envInfo = environment();
   log(`machine: ${envInfo.cores} cores, ${envInfo.cpu}, node ${envInfo.node}, load ${JSON.stringify(envInfo.load)}`);
+  // Scenarios that run in a process of their own need neither fixtures nor the emulator.
+  const selfContained = new Set(['micro', 'filters']);
+  const needsEmulator = scenarios.some((s) => (!only || only.has(s.name)) && !selfContained.has(s.name));
   // Fixtures first (not timed with the runs).
-  await Promise.all([oggClip(10), oggClip(20), oggClip(1), mp3Clip(smoke ? 1 : 10), oggHour()]);
-  const emulator = await startEmulator({}, env);
-  log(`emulator pid ${emulator.pid} at ${emulator.endpoint}`);
+  if (needsEmulator) await Promise.all([oggClip(10), oggClip(20), oggClip(1), mp3Clip(smoke ? 1 : 10), oggHour()]);
+  const emulator = needsEmulator ? await startEmulator({}, env) : null;
+  if (emulator) log(`emulator pid ${emulator.pid} at ${emulator.endpoint}`);
   const failures: string[] = [];
   try {
     for (const s of scenarios) {
       if (only && !only.has(s.name)) continue;
       log(`— ${s.name}`);
       try {
-        const data = await s.run(emulator);
+        const data = await s.run(emulator as Emulator);
         writeJson(s.name, { scenario: s.name, environment: envInfo, ...(data as object) });
         ranThisInvocation.add(s.name);
       } catch (err) {
@@ -572,7 +590,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await emulator.close();
+    await emulator?.close();
   }
   writeReport(outDir, smoke ? path.join(outDir, 'README.md') : path.join(BENCH_DIR, 'README.md'));
   log(`done in ${((monoMs() - started) / 1000).toFixed(0)} s${failures.length ? `; ${failures.length} scenario(s) failed` : ''}`);

@@ -12,6 +12,8 @@ import type { AudioSourceErrorCode } from './sources/AudioSourceError';
 export type GeneralErrorCode =
   /** A function or option got a value outside its documented range (thrown at call time). */
   | 'INVALID_ARGUMENT'
+  /** An audio filter's parameters are outside their documented range ({@link InvalidFilterError}: `field` names the field). */
+  | 'INVALID_FILTER'
   /** A frame is not what the operator takes (e.g. a PCM frame longer than 3840 bytes). */
   | 'BAD_FRAME'
   /** The voice connection was destroyed or gave up while playing (`cause`: its error). */

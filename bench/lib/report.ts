@@ -55,7 +55,8 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
   const profile = load(resultsDir, 'profile');
   const tScale = load(resultsDir, 'transcode-scale');
   const busy = load(resultsDir, 'busy');
-  const env = (pass ?? micro ?? scale ?? trans ?? rss)?.environment as Json | undefined;
+  const filters = load(resultsDir, 'filters');
+  const env = (pass ?? micro ?? scale ?? trans ?? rss ?? filters)?.environment as Json | undefined;
 
   const rows: string[] = ['| figure | rxvoice | @discordjs/voice | rxvoice / djs |', '|---|---:|---:|---:|'];
   const row = (figure: string, a: unknown, b: unknown, digits = 2): void => {
@@ -174,6 +175,14 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       detail: rs.map((c) => `N=${c.n}: ${Number.isFinite(c.r) ? c.r.toFixed(2) : '—'}×`).join(', '),
     });
   }
+  if (filters?.fullChain) {
+    const us = filters.fullChain.usPerFrame as number;
+    targets.push({
+      target: 'Filters: Lavalink\'s full chain (all ten on, timescale included) ≤ 300 µs per 20 ms frame',
+      met: us <= 300,
+      detail: `${fmt(us, 1)} µs per frame (${fmt((us / 20000) * 100, 2)} % of real time per stream); ${fmt(filters.fullChain.withoutTimescaleUsPerFrame, 1)} µs without timescale`,
+    });
+  }
   if (rss?.rxvoice) {
     const g = rss.rxvoice.extrapolatedHourGrowthMb as number;
     const range = rss.rxvoice.steadyRangeMb as number;
@@ -217,6 +226,19 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       `| busy loop's own CPU, % of a core | ${cell((r) => fmt(r.busyLoopCpuPctOfCore, 1))} |`,
       `| client CPU per stream without the busy loop, ms per s of audio | ${cell((r) => fmt(r.cpuMsPerStreamSecExclBusy, 3))} |`,
       `| main thread blocked (wall time), share of the window | ${cell((r) => fmt(r.blockedFraction, 3))} |`,
+    );
+  }
+  if (filters?.perFilter) {
+    lines.push(
+      '',
+      `**Filters** (\`bench/filters.ts\`, measured ${String(filters.environment?.date ?? '').slice(0, 16).replace('T', ' ')} UTC, load average ${JSON.stringify(filters.environment?.load ?? null)}): CPU µs per 20 ms stereo frame (960 sample pairs), best of ${filters.environment?.smoke ? 2 : 7} rounds × 2 passes, each operator alone on 5 s of a music-like signal, conversions from and to s16le and the output \`Buffer\` included`,
+      '',
+      '| filter | settings | µs per frame | % of real time |',
+      '|---|---|---:|---:|',
+      ...(filters.perFilter as Json[]).map((f) => `| ${f.filter} | \`${String(f.settings).length > 60 ? `${String(f.settings).slice(0, 57)}…` : f.settings}\` | ${fmt(f.usPerFrame, 1)} | ${fmt((f.usPerFrame / 20000) * 100, 2)} |`),
+      `| **full Lavalink chain** (\`filters()\`, all ten on) | see bench/filters.ts | **${fmt(filters.fullChain.usPerFrame, 1)}** | ${fmt((filters.fullChain.usPerFrame / 20000) * 100, 2)} |`,
+      `| full chain without timescale | | ${fmt(filters.fullChain.withoutTimescaleUsPerFrame, 1)} | ${fmt((filters.fullChain.withoutTimescaleUsPerFrame / 20000) * 100, 2)} |`,
+      `| full chain, a new config every frame (every stage crossfades) | | ${fmt(filters.fullChain.changingEveryFrameUsPerFrame, 1)} | ${fmt((filters.fullChain.changingEveryFrameUsPerFrame / 20000) * 100, 2)} |`,
     );
   }
   if (tScale) {

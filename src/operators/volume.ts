@@ -1,10 +1,8 @@
 import { isObservable, map, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { CHANNELS, type PcmFrame } from '../core/audioFormat';
 import { RxVoiceError } from '../errors';
-import { allocInt16, readInt16, toLittleEndian } from './internal/pcm16';
-
-// Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
-const { round } = Math;
+import { allocInt16Uninitialized, readInt16, toLittleEndian } from './internal/pcm16';
+import { frameMediaMs, setFrameMediaMs } from './timescale';
 
 /**
  * Scales PCM frames (s16le, interleaved stereo) by a linear gain — a fixed number or a
@@ -89,25 +87,34 @@ function checkGain(gain: number): void {
 function applyGain(frame: PcmFrame, from: number, to: number): PcmFrame {
   if (from === to) {
     if (to === 1) return frame;
-    if (to === 0) return Buffer.alloc(frame.length);
+    if (to === 0) {
+      const silent = Buffer.alloc(frame.length);
+      setFrameMediaMs(silent, frameMediaMs(frame));
+      return silent;
+    }
   }
   const input = readInt16(frame);
-  const { buffer, samples } = allocInt16(frame.length);
+  const { buffer, samples } = allocInt16Uninitialized(frame.length);
   const n = input.length;
   if (from === to) {
     for (let i = 0; i < n; i++) {
-      const v = round(input[i] * to);
-      samples[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      // round(x) = floor(x + 0.5), saturated: offset to positive, clamp, truncate.
+      let v = input[i] * to + 32768.5;
+      v = v > 65535 ? 65535 : v < 0 ? 0 : v;
+      samples[i] = (v | 0) - 32768;
     }
   } else {
     const pairs = Math.ceil(n / CHANNELS);
     const step = (to - from) / pairs;
     for (let i = 0; i < n; i++) {
       const g = from + step * ((i >> 1) + 1);
-      const v = round(input[i] * g);
-      samples[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      let v = input[i] * g + 32768.5;
+      v = v > 65535 ? 65535 : v < 0 ? 0 : v;
+      samples[i] = (v | 0) - 32768;
     }
   }
   if (frame.length & 1) buffer[frame.length - 1] = frame[frame.length - 1];
+  // Keep the frame's position on the source's timeline (set by `timescale`) for the sink.
+  setFrameMediaMs(buffer, frameMediaMs(frame));
   return toLittleEndian(buffer);
 }

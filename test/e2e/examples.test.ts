@@ -52,3 +52,22 @@ test('examples/mixing.ts and examples/soundboard.ts run and play what they say',
   const hz = /: (\d+) Hz, then (\d+) Hz, then (\d+) Hz/.exec(board.stdout)!.slice(1).map(Number);
   expect(hz).toEqual([1320, 330, 880]);
 }, 60_000);
+
+test('examples/filters.ts switches Lavalink filters live: nightcore, bass boost, 8D, karaoke each show in what the emulator heard', () => {
+  const res = run('examples/filters.ts');
+  expect(res.status).toBe(0);
+  const [outMs, inMs] = /played (\d+) ms of filtered audio from (\d+) ms of input/.exec(res.stdout)!.slice(1).map(Number);
+  expect(inMs - outMs).toBeGreaterThan(300); // nightcore (speed 1.25 for 2 s) consumed ~500 ms more input
+  const seg = (name: string) => {
+    const m = new RegExp(`${name}\\s*: level (-?[\\d.]+) dBFS, bass (-?[\\d.]+) dB, balance (-?[\\d.]+) … (-?[\\d.]+)`).exec(res.stdout)!;
+    const [level, bass, min, max] = m.slice(1).map(Number);
+    return { level, bass, min, max };
+  };
+  const plain = seg('plain');
+  expect(Math.max(Math.abs(plain.min), Math.abs(plain.max))).toBeLessThan(0.05);
+  expect(seg('bass boost').bass).toBeGreaterThan(plain.bass + 3);
+  const eightD = seg('8D');
+  expect(eightD.min).toBeLessThan(-0.8);
+  expect(eightD.max).toBeGreaterThan(0.8);
+  expect(seg('karaoke').level).toBeLessThan(plain.level - 8);
+}, 60_000);

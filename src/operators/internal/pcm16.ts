@@ -36,3 +36,13 @@ export function toLittleEndian(buffer: Buffer): Buffer {
   if (!LITTLE_ENDIAN) buffer.swap16();
   return buffer;
 }
+
+/**
+ * As {@link allocInt16}, but the `Buffer` comes from Node's shared pool and is not zeroed
+ * (cheaper per frame): the caller must write every byte.
+ */
+export function allocInt16Uninitialized(bytes: number): { buffer: Buffer; samples: Int16Array } {
+  const buffer = Buffer.allocUnsafe(bytes);
+  if (buffer.byteOffset & 1) return allocInt16(bytes);
+  return { buffer, samples: new Int16Array(buffer.buffer, buffer.byteOffset, bytes >> 1) };
+}
