@@ -100,7 +100,7 @@ export interface PlaySummary {
  * @param ffmpegPath for the duration shown in the progress line (null: no duration).
  */
 export async function runPlay(conn: VoiceConnection, args: PlayArgs, io: PlayIo, ffmpegPath: string | null): Promise<PlaySummary> {
-  const player = createPlayer<{ index: number; offsetMs: number }>(conn, { progressEveryMs: 1000 });
+  const player = createPlayer<{ index: number }>(conn, { progressEveryMs: 1000 });
   const summary: PlaySummary = { playedMs: 0, framesSent: 0, silenceFramesSent: 0, framesLate: 0, underruns: 0, failed: 0 };
   const n = args.inputs.length;
   let interrupted = false;
@@ -111,11 +111,12 @@ export async function runPlay(conn: VoiceConnection, args: PlayArgs, io: PlayIo,
     player.stop();
   });
   let durationMs: number | null = null;
-  let current: { index: number; offsetMs: number } | null = null;
+  let current: { index: number } | null = null;
   let base: PlaybackProgress | null = null; // totals of the sink sessions before the current one
   let last: PlaybackProgress | null = null;
   const line = (p: PlaybackProgress): string => {
-    const position = formatTime((current?.offsetMs ?? 0) + p.positionMs);
+    // On the input's timeline: a `--seek` start is in it (ffmpeg's frames carry their position).
+    const position = formatTime(p.positionMs);
     const total = durationMs !== null ? ` / ${formatTime(durationMs)}` : '';
     const track = n > 1 && current ? ` [${current.index + 1}/${n}]` : '';
     return `${p.status.padEnd(9)} ${position}${total}${track}  frames sent ${summary.framesSent}, late ${summary.framesLate}, underruns ${summary.underruns}`;
@@ -155,8 +156,7 @@ export async function runPlay(conn: VoiceConnection, args: PlayArgs, io: PlayIo,
         }
       });
       args.inputs.forEach((input, index) => {
-        const offsetMs = index === 0 ? args.seekMs : 0;
-        player.enqueue({ source: playSource(args, input, offsetMs), title: input, data: { index, offsetMs } });
+        player.enqueue({ source: playSource(args, input, index === 0 ? args.seekMs : 0), title: input, data: { index } });
       });
     });
   } catch (err) {

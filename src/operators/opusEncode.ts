@@ -5,6 +5,7 @@ import { voiceDriverThreads } from '../driver/configureVoiceDriver';
 import { RxVoiceError } from '../errors';
 import { encodeOnCodecThread } from './internal/encodeOnCodecThread';
 import { createOpusEncoder, errorMessage, SIGNALS, type OpusEncoderSettings } from './internal/opusEncoderSettings';
+import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
 
 /** Options of {@link opusEncode}. */
 export interface OpusEncodeOptions {
@@ -111,6 +112,7 @@ export function opusEncode(options: OpusEncodeOptions = {}): OperatorFunction<Pc
             subscriber.error(new RxVoiceError('OPUS_ENCODER_FAILED', `opusEncode: libopus failed to encode: ${errorMessage(cause)}`, { cause }));
             return;
           }
+          setFrameMediaMs(packet, frameMediaMs(frame));
           subscriber.next(packet);
         },
         error: (err: unknown) => subscriber.error(err),

@@ -1,5 +1,7 @@
-import { isObservable, Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { isObservable, Observable, type MonoTypeOperatorFunction, type Observer, type Subscriber } from 'rxjs';
 import { CHANNELS, PCM_FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, type PcmFrame } from '../core/audioFormat';
+import { currentEmitter, emitAs, type DemandGate } from '../core/FrameDemand';
+import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
 import { TimeStretcher, type TimeStretchSettings } from '../dsp/TimeStretcher';
 import { RxVoiceError } from '../errors';
 import { readInt16, toLittleEndian } from './internal/pcm16';
@@ -52,33 +54,6 @@ export function normalizeTimescaleParams(params: unknown, field = 'timescale'): 
     out[key] = v;
   }
   return out;
-}
-
-// ─── media timeline ───────────────────────────────────────────────────────────────────
-
-const mediaMs = new WeakMap<object, number>();
-
-/**
- * The position, in ms of the source's own timeline, of the first sample of `frame` — set
- * by {@link timescale} on every frame it emits (and by any source or operator that calls
- * {@link setFrameMediaMs}), `undefined` for a frame nobody tagged.
- *
- * Why: after `timescale` the frames no longer advance the source by 20 ms each (1.25× speed
- * consumes 25 ms of source per frame), so a player's position and seek must not count
- * frames. A sink reads the tag of the frame it sends: `frameMediaMs(frame) ?? framesSent × 20`.
- *
- * The tag lives in a `WeakMap` keyed by the `Buffer`: it costs nothing, never leaks, and
- * survives operators that pass the same buffer on (`volume(1)`, …). An operator that emits
- * a new buffer per input buffer must forward it: `setFrameMediaMs(out, frameMediaMs(in))`.
- * Several `timescale`s compose: each maps its output back through its input's tags.
- */
-export function frameMediaMs(frame: PcmFrame): number | undefined {
-  return mediaMs.get(frame);
-}
-
-/** Tags `frame` with its source-timeline position in ms (see {@link frameMediaMs}); `undefined` is ignored. */
-export function setFrameMediaMs(frame: PcmFrame, ms: number | undefined): void {
-  if (ms !== undefined) mediaMs.set(frame, ms);
 }
 
 // ─── operator ─────────────────────────────────────────────────────────────────────────
@@ -150,16 +125,7 @@ export function timescale(params: TimescaleParams | Observable<TimescaleParams>)
       new Observable<PcmFrame>((subscriber) => {
         const runner = new TimescaleRunner(settings, (frame) => subscriber.next(frame));
         subscriber.add(() => runner.dispose());
-        subscriber.add(
-          source.subscribe({
-            next: (frame) => runner.push(frame),
-            error: (err: unknown) => subscriber.error(err),
-            complete: () => {
-              runner.end();
-              subscriber.complete();
-            },
-          }),
-        );
+        subscriber.add(source.subscribe(runnerObserver(runner, subscriber)));
       });
   }
   return (source) =>
@@ -182,17 +148,28 @@ export function timescale(params: TimescaleParams | Observable<TimescaleParams>)
         }),
       );
       if (subscriber.closed) return;
-      subscriber.add(
-        source.subscribe({
-          next: (frame) => runner.push(frame),
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => {
-            runner.end();
-            subscriber.complete();
-          },
-        }),
-      );
+      subscriber.add(source.subscribe(runnerObserver(runner, subscriber)));
     });
+}
+
+/**
+ * Feeds `runner` from the source. The tail flushed at completion is emitted as if by the
+ * source whose frames it holds (its demand gate, if any), so that a sink downstream still
+ * sees paced audio and does not warn about frames without demand.
+ */
+function runnerObserver(runner: TimescaleRunner, subscriber: Subscriber<PcmFrame>): Partial<Observer<PcmFrame>> {
+  let gate: DemandGate | null = null;
+  return {
+    next: (frame) => {
+      gate = currentEmitter() ?? gate;
+      runner.push(frame);
+    },
+    error: (err: unknown) => subscriber.error(err),
+    complete: () => {
+      emitAs(gate, () => runner.end());
+      subscriber.complete();
+    },
+  };
 }
 
 function isIdentity(s: TimeStretchSettings): boolean {
@@ -253,7 +230,10 @@ class TimescaleRunner {
   push(frame: PcmFrame): void {
     const samples = readInt16(frame);
     const pairs = samples.length >> 1;
-    const ms = frameMediaMs(frame) ?? this.nextMs;
+    const tag = frameMediaMs(frame);
+    // A jump on the source's timeline (a seek): what the stretcher holds is from before it.
+    if (tag !== undefined && this.kernel && Math.abs(tag - this.nextMs) > 1) this.restart();
+    const ms = tag ?? this.nextMs;
     this.nextMs = ms + pairs * MS_PER_SAMPLE;
     if (!this.started) {
       this.started = true;
@@ -291,6 +271,17 @@ class TimescaleRunner {
   dispose(): void {
     this.kernel?.dispose();
     this.kernel = null;
+  }
+
+  /** Drops everything held (input, output, partial frame) and starts a new stretcher with the current settings. */
+  private restart(): void {
+    this.kernel?.dispose();
+    this.kernel = new TimeStretcher(this.settings);
+    this.checkpoints.length = 0;
+    this.frameFill = 0;
+    this.primed = 0;
+    this.dry = null;
+    this.historyFill = 0;
   }
 
   /** Switches from pass-through to the stretcher mid-stream (see the operator's TSDoc). */

@@ -2,7 +2,7 @@ import { isObservable, map, Observable, type MonoTypeOperatorFunction } from 'rx
 import { CHANNELS, type PcmFrame } from '../core/audioFormat';
 import { RxVoiceError } from '../errors';
 import { allocInt16Uninitialized, readInt16, toLittleEndian } from './internal/pcm16';
-import { frameMediaMs, setFrameMediaMs } from './timescale';
+import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
 
 /**
  * Scales PCM frames (s16le, interleaved stereo) by a linear gain — a fixed number or a

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Observable, type Subscription } from 'rxjs';
-import { CHANNELS, SAMPLE_RATE, type PcmFrame } from '../core/audioFormat';
+import { CHANNELS, FRAME_MS, SAMPLE_RATE, type PcmFrame } from '../core/audioFormat';
 import { DemandGate } from '../core/FrameDemand';
+import { setFrameMediaMs } from '../core/mediaTime';
 import { RxVoiceError } from '../errors';
 import { AudioSourceError } from './AudioSourceError';
 import { findFfmpeg } from './findFfmpeg';
@@ -35,7 +36,9 @@ export interface FfmpegSourceOptions {
  * **Seek.** On `demand.seek$` (ms from the start of the input) it kills the running ffmpeg
  * and starts a new one at `-ss <ms>`, restarts its lead from the consumer's current
  * position, and continues with frames from the new position. A `Readable` input cannot be
- * rewound: its seek requests are ignored.
+ * rewound: its seek requests are ignored. Every frame is tagged with its position in the
+ * input (`frameMediaMs`: the start position + 20 ms per frame), so that positions stay on
+ * the input's timeline through `timescale`.
  *
  * Completes when ffmpeg exited with code 0 and every frame was emitted. Errors with
  * `FfmpegNotFoundError` (`FFMPEG_NOT_FOUND`) when there is no ffmpeg, and with
@@ -78,8 +81,12 @@ export function ffmpegSource(input: string | Readable, options: FfmpegSourceOpti
       }
       const stdin = typeof input === 'string' ? null : input;
       const args = ffmpegArgs(typeof input === 'string' ? input : null, positionMs, options);
+      let frames = 0;
       run = ffmpegFrames({ ffmpegPath, args, stdin, demand: gate }).subscribe({
-        next: (frame) => gate.emit(subscriber, frame),
+        next: (frame) => {
+          setFrameMediaMs(frame, positionMs + FRAME_MS * frames++);
+          gate.emit(subscriber, frame);
+        },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

@@ -1,6 +1,7 @@
-import { lastValueFrom, toArray, type Observable } from 'rxjs';
+import { lastValueFrom, tap, toArray, type Observable } from 'rxjs';
 import { mix } from '../../src/operators/mix';
 import { opusEncode } from '../../src/operators/opusEncode';
+import { timescale } from '../../src/operators/timescale';
 import { volume } from '../../src/operators/volume';
 import { createPlaybackControl } from '../../src/sinks/createPlaybackControl';
 import { voiceSink } from '../../src/sinks/voiceSink';
@@ -81,6 +82,41 @@ describe('playing into the emulator', () => {
     const { lagSamples } = alignedSnr(window, reference, { maxLagMs: 3000 });
     const foundMs = (312 - lagSamples) / 48 - 200; // undo the Opus decoder delay (312 samples) and the window offset
     expect(Math.abs(foundMs - 1500)).toBeLessThanOrEqual(20);
+  });
+
+  test('through timescale, positionMs and seek stay on the input timeline; pitch 1.5 → 660 Hz', async () => {
+    const control = createPlaybackControl();
+    const { conn, userId } = await join();
+    const progress: Array<{ positionMs: number; framesSent: number }> = [];
+    const done = lastValueFrom(
+      ffmpegSource(fx.path('chirp.wav')).pipe(
+        timescale({ speed: 1.5 }),
+        opusEncode(),
+        voiceSink(conn, { control, progressEveryMs: 20 }),
+        tap((p) => progress.push({ positionMs: p.positionMs, framesSent: p.framesSent })),
+      ),
+    );
+    while ((server.receivedFrom(userId)?.frames ?? 0) < 25) await sleep(10);
+    const beforeSeek = progress.filter((p) => p.framesSent > 5);
+    const a = beforeSeek[0]!;
+    const b = beforeSeek[beforeSeek.length - 1]!;
+    // 1.5× speed: each 20 ms frame is 30 ms of the input.
+    expect((b.positionMs - a.positionMs) / (b.framesSent - a.framesSent)).toBeCloseTo(30, 0);
+    const seekAt = progress.length;
+    control.seek(1500);
+    const last = await done;
+    const afterSeek = progress.slice(seekAt).filter((p) => p.positionMs >= 1500);
+    expect(afterSeek[0]!.positionMs).toBeLessThan(1500 + 100);
+    // The input's end (3000 ms), give or take the padding of the stretcher's last frame.
+    expect(Math.abs(last.positionMs - 3000)).toBeLessThanOrEqual(40);
+    // Frames after the seek: 1500 ms of input at 1.5× ≈ 50 frames (+ the stretcher's latency, padding).
+    const sentAfterSeek = last.framesSent - afterSeek[0]!.framesSent;
+    expect(sentAfterSeek).toBeGreaterThanOrEqual(45);
+    expect(sentAfterSeek).toBeLessThanOrEqual(56);
+    conn.destroy();
+
+    const second = await play(ffmpegSource(fx.path('tone.wav')).pipe(timescale({ pitch: 1.5 }), opusEncode()));
+    expect(Math.abs(dominantFrequency(second.received.pcm) - 660)).toBeLessThan(3);
   });
 
   test('a corrupt file gives a typed error, and the connection plays the next track', async () => {

@@ -1,7 +1,7 @@
 import { BehaviorSubject, from, Subject, toArray } from 'rxjs';
 import { PCM_FRAME_BYTES } from '../../src/core/audioFormat';
 import { filters, LAVALINK_FILTER_ORDER, type FiltersConfig } from '../../src/operators/filters';
-import { frameMediaMs } from '../../src/operators/timescale';
+import { frameMediaMs } from '../../src/core/mediaTime';
 import { InvalidFilterError } from '../../src/operators/InvalidFilterError';
 import { amplitudeAt, centerTone, channel, db, maxStep, run, silence, sine, slice, stereo } from './filterFixtures';
 

@@ -1,7 +1,8 @@
 import { BehaviorSubject, from, lastValueFrom, Observable, Subject, tap, toArray } from 'rxjs';
 import { PCM_FRAME_BYTES, SAMPLE_RATE } from '../../src/core/audioFormat';
 import { RxVoiceError } from '../../src/errors';
-import { frameMediaMs, setFrameMediaMs, timescale, type TimescaleParams } from '../../src/operators/timescale';
+import { frameMediaMs, setFrameMediaMs } from '../../src/core/mediaTime';
+import { timescale, type TimescaleParams } from '../../src/operators/timescale';
 
 // Measured, not looked at: generated tones through synchronous `from(frames)` pipelines;
 // frequency by interpolated zero crossings on the steady middle half, duration as the

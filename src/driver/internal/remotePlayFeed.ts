@@ -75,7 +75,8 @@ export function remotePlayFeed(
     let releaseLane = (): void => undefined;
 
     const emit = (p: PlaybackProgress): void => {
-      last = { ...p, bufferedMs: feed.bufferedMs, droppedFrames: feed.droppedFrames };
+      // The position on the input's timeline is known here (media-time tags do not cross threads).
+      last = { ...p, positionMs: feed.positionMs ?? p.positionMs, bufferedMs: feed.bufferedMs, droppedFrames: feed.droppedFrames };
       subscriber.next(last);
     };
 

@@ -2,6 +2,7 @@ import type { OpusEncoder } from '@discordjs/opus';
 import { merge, Subject, type Observable, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import { FRAME_MS, PCM_FRAME_BYTES, type OpusPacket, type PcmFrame } from '../../core/audioFormat';
 import { currentEmitter, DemandGate, emitAs, withDemand, type FrameDemand } from '../../core/FrameDemand';
+import { frameMediaMs, setFrameMediaMs } from '../../core/mediaTime';
 import { codecPool, type CodecEncoder, type CodecEncoderListener } from '../../driver/internal/CodecPool';
 import { RxVoiceError } from '../../errors';
 import { createOpusEncoder, errorMessage, type OpusEncoderSettings } from './opusEncoderSettings';
@@ -79,6 +80,8 @@ export function encodeOnCodecThread(
   const queued = new Fifo<ArrayBuffer>();
   /** Per frame posted or queued, in order: whether it came through a `DemandGate`. */
   const paced = new Fifo<boolean>();
+  /** Per frame posted or queued, in order: its media-time tag (see `frameMediaMs`), carried to its packet. */
+  const tags = new Fifo<number | undefined>();
   let posted = 0;
   /** Frames posted before a seek: their packets are dropped. */
   let discard = 0;
@@ -113,6 +116,7 @@ export function encodeOnCodecThread(
   const seekSub = relay.seek$.subscribe(() => {
     discard = posted;
     paced.dropTail(queued.length);
+    tags.dropTail(queued.length);
     queued.clear();
   });
 
@@ -140,6 +144,7 @@ export function encodeOnCodecThread(
       for (let i = 0; i < packets.length; i++) {
         posted--;
         const viaGate = paced.shift();
+        setFrameMediaMs(packets[i], tags.shift());
         if (discard > 0) {
           discard--;
           continue;
@@ -222,11 +227,13 @@ export function encodeOnCodecThread(
           }
           recent.push(copy);
           if (recent.length > PRIME_FRAMES) recent.shift();
+          setFrameMediaMs(packet, frameMediaMs(frame));
           deliver(gate !== null, packet);
           return;
         }
         queued.push(copy);
         paced.push(gate !== null);
+        tags.push(frameMediaMs(frame));
         post();
       },
       error: (error: unknown) => {

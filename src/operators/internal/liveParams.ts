@@ -1,7 +1,7 @@
 import { defer, isObservable, map, Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import type { PcmFrame } from '../../core/audioFormat';
 import type { StereoKernel } from '../../dsp/StereoKernel';
-import { frameMediaMs, setFrameMediaMs } from '../timescale';
+import { frameMediaMs, setFrameMediaMs } from '../../core/mediaTime';
 import { allocInt16Uninitialized, readInt16, toLittleEndian } from './pcm16';
 
 /**

@@ -1,9 +1,13 @@
 import type { Observable, Subscription } from 'rxjs';
 import { FRAME_MS, type OpusPacket } from '../../core/audioFormat';
 import { SinkDemand, withDemand } from '../../core/FrameDemand';
+import { frameMediaMs } from '../../core/mediaTime';
 import { RxVoiceWarning } from '../../errors';
 import { PacketQueue } from './PacketQueue';
 import type { PacketFeed } from './playFeed';
+
+/** A packet stands for at most this much input (timescale at its fastest, 8×), ms. */
+const MAX_TAG_STEP_MS = 8 * FRAME_MS;
 
 /** The default warning hook. */
 function emitProcessWarning(warning: RxVoiceWarning): void {
@@ -28,6 +32,10 @@ export class BufferedInput implements PacketFeed {
   taken = 0;
   /** Position of the first packet after the last seek, ms of the input. */
   baseMs = 0;
+  /** Media-time tag of the last packet taken that had one (since the last seek). */
+  private lastTag: number | undefined = undefined;
+  /** Input time one packet stands for, from the last two tags, ms. */
+  private tagStep = FRAME_MS;
 
   /**
    * @param source Opus packets.
@@ -66,9 +74,14 @@ export class BufferedInput implements PacketFeed {
     return this.queue.length === 0;
   }
 
-  /** Position of the next packet, ms of the input. */
+  /**
+   * Position after the last packet taken (of the next one), ms of the input: from the
+   * packets' media-time tags when they carry them (`ffmpegSource`, `timescale`: the last
+   * tag plus the step between the last two), else 20 ms per packet since the start or the
+   * last seek.
+   */
   get positionMs(): number {
-    return this.baseMs + this.taken * FRAME_MS;
+    return this.lastTag !== undefined ? this.lastTag + this.tagStep : this.baseMs + this.taken * FRAME_MS;
   }
 
   start(): void {
@@ -105,6 +118,12 @@ export class BufferedInput implements PacketFeed {
   shift(): OpusPacket | undefined {
     const packet = this.queue.shift();
     if (packet) {
+      const tag = frameMediaMs(packet);
+      if (tag !== undefined) {
+        const step = this.lastTag === undefined ? FRAME_MS : tag - this.lastTag;
+        if (step > 0 && step <= MAX_TAG_STEP_MS) this.tagStep = step;
+        this.lastTag = tag;
+      }
       this.taken++;
       this.demand.consume(FRAME_MS);
     }
@@ -124,6 +143,8 @@ export class BufferedInput implements PacketFeed {
     this.queue.clear();
     this.baseMs = ms;
     this.taken = 0;
+    this.lastTag = undefined;
+    this.tagStep = FRAME_MS;
     this.demand.clear();
   }
 

@@ -42,7 +42,11 @@ export interface PlaybackProgress {
    * `buffering`: waiting for the source or for the connection to be ready.
    */
   status: 'queued' | 'playing' | 'paused' | 'buffering' | 'ended';
-  /** Position in the input, ms (follows seeks). */
+  /**
+   * Position in the input, ms (follows seeks): on the input's own timeline, from the packets'
+   * media-time tags where they carry them (`ffmpegSource` from its `seekMs`, through
+   * `timescale`: at speed 1.25 it advances 25 ms per packet), else 20 ms per packet sent.
+   */
   positionMs: number;
   /** Audio packets sent (not counting silence frames). */
   framesSent: number;
@@ -88,6 +92,12 @@ export interface PacketFeed {
   readonly bufferedMs: number;
   /** Frames dropped above the memory bound. */
   readonly droppedFrames: number;
+  /**
+   * Position on the input's timeline after the last packet taken, ms, where the feed knows
+   * it (from the packets' media-time tags: right through `timescale`); else the sink counts
+   * 20 ms per packet sent.
+   */
+  readonly positionMs?: number;
   /** `seek` command: drop what is queued and continue from `ms` of the input. */
   seek(ms: number): void;
   /** Stop reading and drop what is queued (stop command, unsubscribe). */
@@ -277,7 +287,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
           }
           send(t, frame);
           p.framesSent++;
-          p.positionMs += FRAME_MS;
+          p.positionMs = feed.positionMs ?? p.positionMs + FRAME_MS;
           p.status = 'playing';
           emit();
           return;
