@@ -7,6 +7,8 @@ import { startWorker } from './startWorker';
 /** What a driver thread's events are routed to on the main thread. */
 export interface DriverClient {
   onEvent(event: DriverEvent): void;
+  /** A sink's session sent `count` packets of generation `gen` (the `taken` event; sinks only). */
+  onTaken?(gen: number, count: number): void;
   /** The thread died: end with a typed error. */
   onCrash(error: Error): void;
 }
@@ -51,6 +53,18 @@ export class DriverThread {
   }
 
   private route(event: DriverEvent): void {
+    if (event.t === 'taken') {
+      const { sinks, gens, counts } = event;
+      for (let i = 0; i < sinks.length; i++) {
+        const sink = this.sinks.get(sinks[i]);
+        try {
+          sink?.onTaken?.(gens[i], counts[i]);
+        } catch (err) {
+          process.emitWarning(`rxvoice driver: handling taken failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      return;
+    }
     const target = 'sink' in event ? this.sinks.get(event.sink) : 'id' in event ? this.connections.get(event.id) : undefined;
     if (!target) return;
     try {

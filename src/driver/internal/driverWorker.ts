@@ -30,7 +30,7 @@ let transfers: ArrayBuffer[] = [];
 let flushScheduled = false;
 const flush = (): void => {
   flushScheduled = false;
-  for (const s of sinks.values()) s.report();
+  if (sinks.size > 0) reportSinks();
   for (const c of conns.values()) c.flushReceive();
   if (outbox.length === 0) return;
   const batch = outbox;
@@ -248,11 +248,6 @@ class RemoteFeed implements PacketFeed {
   }
 }
 
-/** A sink reports the packets it took at least every this many (100 ms of audio)… */
-const REPORT_EVERY = 5;
-/** …and every tick while it holds fewer than this (200 ms) or the input has ended. */
-const LOW_WATER = 10;
-
 class HostedSink {
   readonly feed: RemoteFeed;
   readonly control: PlaybackControl = createPlaybackControl();
@@ -285,24 +280,33 @@ class HostedSink {
   }
 
   /**
-   * Tells the main thread what was taken (and the progress, if any). Not every tick: every
-   * {@link REPORT_EVERY} packets while the driver holds plenty, at once for progress and
-   * while it holds little (so the main thread tops it up in time).
+   * Tells the main thread what the session sent this turn (and its progress, if it emitted
+   * any): a `sink-progress` event when there is progress (or `full`), else an entry in the
+   * turn's compact `taken` event. Every turn in which packets were sent, so that demand on
+   * the main thread moves smoothly (reporting only every 5 packets made transcoding
+   * sources produce in bursts, which cost more pacing than it saved CPU).
    */
-  report(force = false): void {
+  report(full = false): void {
     if (!this.dirty) return;
-    const f = this.feed;
-    if (!force && this.progress === null && f.taken > 0 && f.taken < REPORT_EVERY && f.queue.length >= LOW_WATER && !f.final) return;
     this.dirty = false;
-    outbox.push({ t: 'sink-progress', sink: this.sink, gen: this.feed.gen, taken: this.feed.taken, progress: this.progress });
-    this.feed.taken = 0;
+    const f = this.feed;
+    if (this.progress === null && !full) {
+      if (f.taken > 0) {
+        takenSinks.push(this.sink);
+        takenGens.push(f.gen);
+        takenCounts.push(f.taken);
+      }
+    } else {
+      outbox.push({ t: 'sink-progress', sink: this.sink, gen: f.gen, taken: f.taken, progress: this.progress });
+    }
+    f.taken = 0;
     this.progress = null;
   }
 
   private end(err: unknown): void {
     if (this.ended) return;
     this.ended = true;
-    this.report(true);
+    this.report(true); // before its sink-end, in the same batch
     sinks.delete(this.sink);
     post({ t: 'sink-end', sink: this.sink, feedFailed: err === FEED_FAILED, error: err && err !== FEED_FAILED ? plainError(err) : null });
   }
@@ -315,6 +319,19 @@ class HostedSink {
 }
 
 const sinks = new Map<number, HostedSink>();
+const takenSinks: number[] = [];
+const takenGens: number[] = [];
+const takenCounts: number[] = [];
+
+/** Every sink's report of this turn; the counts of those without progress in one `taken` event. */
+function reportSinks(): void {
+  for (const s of sinks.values()) s.report();
+  if (takenSinks.length === 0) return;
+  outbox.push({ t: 'taken', sinks: Int32Array.from(takenSinks), gens: Int32Array.from(takenGens), counts: Int32Array.from(takenCounts) });
+  takenSinks.length = 0;
+  takenGens.length = 0;
+  takenCounts.length = 0;
+}
 
 const handle = (cmd: DriverCommand): void => {
   switch (cmd.t) {

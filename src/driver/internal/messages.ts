@@ -102,6 +102,11 @@ export type DriverEvent =
   | { t: 'stats'; id: number; stats: ReceiveStats }
   /** Packets of generation `gen` the sink took (sent) since the last report; progress if it emitted any. */
   | { t: 'sink-progress'; sink: number; gen: number; taken: number; progress: PlaybackProgress | null }
+  /**
+   * The same for every sink of this turn that has no progress to tell, in one event (three
+   * parallel arrays: cloning typed arrays is a copy, cloning an object per sink per tick is not).
+   */
+  | { t: 'taken'; sinks: Int32Array; gens: Int32Array; counts: Int32Array }
   /** The sink session ended (after its trailing silence); `feedFailed`: the input's error ended it; `error`: anything else. */
   | { t: 'sink-end'; sink: number; feedFailed: boolean; error: PlainError | null };
 

@@ -111,13 +111,20 @@ export function remotePlayFeed(
       else subscriber.complete();
     };
 
+    const taken = (g: number, count: number): void => {
+      if (g !== gen) return;
+      for (let i = 0; i < count; i++) feed.shift();
+      pumped = Math.max(0, pumped - count);
+    };
+
     const client: DriverClient = {
+      onTaken(g, count) {
+        taken(g, count);
+        pump();
+      },
       onEvent(e: DriverEvent) {
         if (e.t === 'sink-progress') {
-          if (e.gen === gen) {
-            for (let i = 0; i < e.taken; i++) feed.shift();
-            pumped = Math.max(0, pumped - e.taken);
-          }
+          taken(e.gen, e.taken);
           if (e.progress && e.progress.status !== 'ended') emit(e.progress);
           else if (e.progress) last = { ...e.progress }; // emitted by `finish`
           pump();
