@@ -33,7 +33,11 @@ export type GeneralErrorCode =
   /** The connection has no voice server yet. */
   | 'NOT_CONNECTED'
   /** Not available where the connection runs (e.g. DAVE encryption on the main thread for a connection on a driver thread). */
-  | 'NOT_SUPPORTED';
+  | 'NOT_SUPPORTED'
+  /** An encoded Lavalink track is not valid base64 of lavaplayer's track format, or a track cannot be encoded (a text over 65535 bytes). */
+  | 'BAD_TRACK'
+  /** A Lavalink `application.yml` could not be read or parsed (the message names the file). */
+  | 'BAD_CONFIG';
 
 /** Every code an rxvoice error can carry: one union to `switch` on. */
 export type RxVoiceErrorCode =
