@@ -1,0 +1,424 @@
+import { BehaviorSubject, defer, type Observable, type Subscription, takeWhile } from 'rxjs';
+import type { OpusPacket } from '../../../core/audioFormat';
+import { frameMediaMs } from '../../../core/mediaTime';
+import { connectVoice, type VoiceConnection } from '../../../gateway/connectVoice';
+import type { VoiceConnectionState } from '../../../gateway/VoiceConnectionState';
+import { filters as filtersOperator, type FiltersConfig } from '../../../operators/filters';
+import { opusEncode } from '../../../operators/opusEncode';
+import { volume as volumeOperator } from '../../../operators/volume';
+import { createPlayer, type Player as RxPlayer, type PlayerEvent } from '../../../player';
+import { AudioSourceError } from '../../../sources/AudioSourceError';
+import { ffmpegSource } from '../../../sources/ffmpegSource';
+import type { Exception, Filters, Player, PlayerState, Track, TrackEndReason, VoiceState } from '../types';
+import type { MessageSink, NodeContext } from './context';
+
+/** Voice credentials of a player, all four present (Lavalink ≥ 4.2: `channelId` required for DAVE). */
+export interface FullVoiceState {
+  token: string;
+  endpoint: string;
+  sessionId: string;
+  channelId: string;
+}
+
+/** One track handed to the rxvoice player: the Lavalink track, and how it ends. */
+interface PlayCtx {
+  readonly track: Track;
+  /** Where to start, ms of the track (seeks before it started, resumes after a reconnect). */
+  startMs: number;
+  /** Stop reading at this position, ms (Lavalink's `endTime`), or null. */
+  endTime: number | null;
+  /** Set when the node ends the track itself (replaced, stopped, cleanup): the reason reported. */
+  endReason: TrackEndReason | null;
+  started: boolean;
+  /** The end was reported already (or must not be). */
+  ended: boolean;
+}
+
+/**
+ * Lavalink's player volume (percent, 0–1000) as a linear gain, as lavaplayer's
+ * `PcmVolumeProcessor` computes it: 100 % is exactly 1; up to 150 % `tan(0.0079·v)`
+ * (50 % → ×0.417), above `2.4621·v/150` (1000 % → ×16.4).
+ */
+export function lavaplayerGain(percent: number): number {
+  if (percent === 100) return 1;
+  if (percent <= 0) return 0;
+  if (percent <= 150) return Math.tan(percent * 0.0079);
+  return (24621 * percent) / 150 / 10_000;
+}
+
+/** Frame counters of a player since it was created (for `frameStats`). */
+export interface FrameCounters {
+  sent: number;
+  nulled: number;
+}
+
+/** Extra `ffmpeg` input options for network inputs: reconnect when the server drops the connection. */
+function inputArgs(uri: string): string[] {
+  return /^https?:\/\//i.test(uri) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '2'] : [];
+}
+
+/**
+ * One guild's player in a session: a voice connection (`connectVoice`), an rxvoice player on
+ * it, the Lavalink state (track, volume, paused, filters, endTime) and its events.
+ * Source: docs/api/rest.md "Player API", docs/api/websocket.md "Event Types".
+ */
+export class NodePlayer {
+  private voice: FullVoiceState | null = null;
+  private conn: VoiceConnection | null = null;
+  private rx: RxPlayer<PlayCtx> | null = null;
+  private readonly subs: Subscription[] = [];
+  /** Subscriptions of the current connection and rx player. */
+  private connSubs: Subscription[] = [];
+  /** The track Lavalink reports (cleared before its TrackEndEvent is sent). */
+  private current: PlayCtx | null = null;
+  private volumePercent = 100;
+  private pausedFlag = false;
+  private filterConfig: Filters = {};
+  private readonly filters$ = new BehaviorSubject<FiltersConfig>({});
+  private readonly gain$ = new BehaviorSubject<number>(1);
+  private ping = -1;
+  private connected = false;
+  private reconnectingReported = false;
+  private readonly updateTimer: NodeJS.Timeout;
+  private readonly stuckTimer: NodeJS.Timeout;
+  private lastPosition = -1;
+  private lastMoveAt = Date.now();
+  private stuckReported = false;
+  private destroyed = false;
+  /** Totals of the rx players this player had (for frameStats). */
+  readonly frames: FrameCounters = { sent: 0, nulled: 0 };
+  private rxFrames: FrameCounters = { sent: 0, nulled: 0 };
+
+  constructor(
+    readonly guildId: string,
+    private readonly userId: string,
+    private readonly sink: MessageSink,
+    private readonly ctx: NodeContext,
+  ) {
+    this.updateTimer = setInterval(() => this.sendPlayerUpdate(), ctx.playerUpdateIntervalMs);
+    this.updateTimer.unref();
+    this.stuckTimer = setInterval(() => this.checkStuck(), 500);
+    this.stuckTimer.unref();
+  }
+
+  /** Whether a track is loaded and not paused. */
+  get playing(): boolean {
+    return this.current !== null && !this.pausedFlag;
+  }
+
+  /** The current track, or null. */
+  get track(): Track | null {
+    return this.current?.track ?? null;
+  }
+
+  /** Position in the current track, ms (0 without one). */
+  get position(): number {
+    const c = this.current;
+    if (!c) return 0;
+    const state = this.rx?.state;
+    if (state && state.track?.data === c) return Math.round(state.positionMs);
+    return c.startMs;
+  }
+
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  /** `state` of the Player object (websocket.md "Player State"). */
+  state(): PlayerState {
+    return { time: Date.now(), position: this.position, connected: this.connected, ping: this.connected ? this.ping : -1 };
+  }
+
+  /** The Player object (rest.md "Player"); `track.info.position` is the current position. */
+  toJSON(): Player {
+    const track = this.current ? { ...this.current.track, info: { ...this.current.track.info, position: this.position } } : null;
+    const v = this.voice;
+    return {
+      guildId: this.guildId,
+      track,
+      volume: this.volumePercent,
+      paused: this.pausedFlag,
+      state: this.state(),
+      voice: v ? { token: v.token, endpoint: v.endpoint, sessionId: v.sessionId, channelId: v.channelId } : { token: '', endpoint: '', sessionId: '', channelId: null },
+      filters: this.filterConfig,
+    };
+  }
+
+  /** Frames sent and nulled so far (this player's rx players together). */
+  frameTotals(): FrameCounters {
+    return { sent: this.frames.sent + this.rxFrames.sent, nulled: this.frames.nulled + this.rxFrames.nulled };
+  }
+
+  /**
+   * Connects (or moves) the voice connection. A connection that gave up is replaced; otherwise
+   * only what changed is fed to it (`updateSession`, `updateServer`).
+   */
+  setVoice(v: FullVoiceState): void {
+    if (this.destroyed) return;
+    const old = this.voice;
+    if (old && old.token === v.token && old.endpoint === v.endpoint && old.sessionId === v.sessionId && old.channelId === v.channelId) return;
+    this.voice = { ...v };
+    const status = this.conn?.state.status;
+    if (!this.conn || status === 'disconnected' || status === 'destroyed' || !old) {
+      this.openConnection(v);
+      return;
+    }
+    if (old.sessionId !== v.sessionId || old.channelId !== v.channelId) this.conn.updateSession({ sessionId: v.sessionId, channelId: v.channelId });
+    if (old.endpoint !== v.endpoint || old.token !== v.token) this.conn.updateServer({ endpoint: v.endpoint, token: v.token });
+  }
+
+  /** Plays `track` (replacing the current one, reported `replaced`), from `startMs`; with `noReplace`, does nothing while a track is loaded. */
+  play(track: Track, options: { startMs?: number; endTime?: number | null; noReplace?: boolean } = {}): void {
+    if (this.destroyed) return;
+    if (options.noReplace && this.current) return;
+    const old = this.current;
+    const next: PlayCtx = { track, startMs: options.startMs ?? 0, endTime: options.endTime ?? null, endReason: null, started: false, ended: false };
+    this.current = next;
+    this.lastMoveAt = Date.now();
+    this.stuckReported = false;
+    if (old) old.endReason = 'replaced';
+    if (!this.rx) {
+      // No voice connection yet: it starts when one is given. The old track never reached a player.
+      if (old) this.endWithoutPlayer(old, 'replaced');
+      return;
+    }
+    const oldInRx = old !== null && this.rx.state.track?.data === old;
+    this.rx.enqueue(this.rxTrack(next));
+    if (oldInRx) this.rx.skip();
+    else if (old) this.endWithoutPlayer(old, 'replaced');
+  }
+
+  /** Stops the current track (`encoded: null`): TrackEndEvent `stopped`. */
+  stop(): void {
+    const old = this.current;
+    if (!old) return;
+    old.endReason = 'stopped';
+    this.current = null;
+    if (this.rx && this.rx.state.track?.data === old) this.rx.stop();
+    else this.endWithoutPlayer(old, 'stopped');
+  }
+
+  /** Jumps to `positionMs` of the current track, and sends a playerUpdate at once. */
+  seek(positionMs: number): void {
+    const c = this.current;
+    if (!c) return;
+    this.lastMoveAt = Date.now();
+    this.stuckReported = false;
+    if (this.rx && this.rx.state.track?.data === c) this.rx.seek(Math.max(0, positionMs));
+    else c.startMs = Math.max(0, positionMs);
+    this.sendPlayerUpdate();
+  }
+
+  /** Sets the end time of the current track (null: none). */
+  setEndTime(endTime: number | null): void {
+    if (this.current) this.current.endTime = endTime;
+  }
+
+  setPaused(paused: boolean): void {
+    if (paused === this.pausedFlag) return;
+    this.pausedFlag = paused;
+    this.lastMoveAt = Date.now();
+    if (!this.rx) return;
+    if (paused) this.rx.pause();
+    else this.rx.resume();
+  }
+
+  /** Player volume, percent 0–1000 (lavaplayer's curve, {@link lavaplayerGain}). */
+  setVolume(percent: number): void {
+    this.volumePercent = percent;
+    this.gain$.next(lavaplayerGain(percent));
+  }
+
+  /** Replaces every filter (validated by the caller). */
+  setFilters(config: Filters): void {
+    this.filterConfig = config;
+    this.filters$.next(config);
+  }
+
+  /**
+   * Ends the player: a loaded track ends with `cleanup` (reported when `report`), the voice
+   * connection leaves. Idempotent.
+   */
+  destroy(report = true): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    clearInterval(this.updateTimer);
+    clearInterval(this.stuckTimer);
+    const c = this.current;
+    this.current = null;
+    if (c) {
+      c.ended = true;
+      if (report && c.started) this.sendEnd(c, 'cleanup');
+    }
+    this.closeConnection();
+    for (const s of this.subs) s.unsubscribe();
+  }
+
+  /** Sends a playerUpdate now (only while a track is loaded). */
+  sendPlayerUpdate(): void {
+    if (this.destroyed || !this.current) return;
+    this.sink.send({ op: 'playerUpdate', guildId: this.guildId, state: this.state() });
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private rxTrack(c: PlayCtx): { source: Observable<OpusPacket>; title: string; data: PlayCtx } {
+    const uri = c.track.info.uri ?? c.track.info.identifier;
+    const source = defer(() =>
+      ffmpegSource(uri, { seekMs: c.startMs, args: inputArgs(uri) }).pipe(
+        takeWhile((frame) => c.endTime === null || (frameMediaMs(frame) ?? 0) < c.endTime),
+        filtersOperator(this.filters$, { onError: (e) => this.ctx.log({ level: 'warn', message: `filters: ${e.message}` }) }),
+        volumeOperator(this.gain$),
+        opusEncode(),
+      ),
+    );
+    return { source, title: c.track.info.title, data: c };
+  }
+
+  private openConnection(v: FullVoiceState): void {
+    this.closeConnection();
+    const conn = connectVoice({
+      endpoint: v.endpoint,
+      serverId: this.guildId,
+      userId: this.userId,
+      sessionId: v.sessionId,
+      token: v.token,
+      channelId: v.channelId,
+      dave: this.ctx.dave,
+    });
+    this.conn = conn;
+    this.reconnectingReported = false;
+    const rx = createPlayer<PlayCtx>(conn);
+    this.rx = rx;
+    this.rxFrames = { sent: 0, nulled: 0 };
+    this.connSubs = [
+      conn.state$.subscribe((s) => this.onConnectionState(conn, s)),
+      conn.ping$.subscribe((p) => (this.ping = Math.round(p))),
+      rx.events$.subscribe((e) => this.onRxEvent(rx, e)),
+      rx.progress$.subscribe((p) => {
+        this.rxFrames = { sent: p.framesSent, nulled: p.underruns };
+        if (Math.round(p.positionMs) !== this.lastPosition) {
+          this.lastPosition = Math.round(p.positionMs);
+          this.lastMoveAt = Date.now();
+          this.stuckReported = false;
+        }
+      }),
+    ];
+    if (this.pausedFlag) rx.pause();
+    const c = this.current;
+    if (c) rx.enqueue(this.rxTrack(c));
+  }
+
+  private closeConnection(): void {
+    for (const s of this.connSubs) s.unsubscribe();
+    this.connSubs = [];
+    this.frames.sent += this.rxFrames.sent;
+    this.frames.nulled += this.rxFrames.nulled;
+    this.rxFrames = { sent: 0, nulled: 0 };
+    this.rx?.destroy();
+    this.rx = null;
+    this.conn?.destroy();
+    this.conn = null;
+    this.connected = false;
+  }
+
+  private onConnectionState(conn: VoiceConnection, s: VoiceConnectionState): void {
+    if (conn !== this.conn) return;
+    this.connected = s.status === 'ready';
+    if (s.status === 'ready') {
+      this.reconnectingReported = false;
+      return;
+    }
+    if (s.status === 'reconnecting' && !this.reconnectingReported) {
+      this.reconnectingReported = true;
+      const m = /closed with (\d+)/.exec(s.reason);
+      this.sendClosed(m ? Number(m[1]) : 1006, s.reason, m !== null);
+    } else if (s.status === 'disconnected') {
+      const code = s.error.closeCode;
+      this.sendClosed(code ?? 1006, s.error.message, code !== null);
+    }
+  }
+
+  private sendClosed(code: number, reason: string, byRemote: boolean): void {
+    if (this.destroyed) return;
+    this.sink.send({ op: 'event', type: 'WebSocketClosedEvent', guildId: this.guildId, code, reason, byRemote });
+  }
+
+  private onRxEvent(rx: RxPlayer<PlayCtx>, e: PlayerEvent<PlayCtx>): void {
+    if (rx !== this.rx || this.destroyed) return;
+    if (e.type === 'start') {
+      const c = e.track.data;
+      if (!c || c.ended) return;
+      c.started = true;
+      this.lastMoveAt = Date.now();
+      if (c === this.current) this.sink.send({ op: 'event', type: 'TrackStartEvent', guildId: this.guildId, track: c.track });
+      return;
+    }
+    if (e.type === 'end') {
+      const c = e.track.data;
+      if (!c || c.ended) return;
+      if (e.reason === 'failed' && isConnectionClosed(e.error)) {
+        // The voice connection ended: keep the track; a new voice state plays it on from here.
+        c.startMs = e.positionMs;
+        return;
+      }
+      c.ended = true;
+      if (c === this.current) this.current = null; // before TrackEndEvent: clients play the next track right away
+      if (e.reason === 'failed') {
+        this.sink.send({ op: 'event', type: 'TrackExceptionEvent', guildId: this.guildId, track: c.track, exception: exceptionOf(e.error) });
+        this.sendEnd(c, 'loadFailed');
+      } else if (e.reason === 'finished') {
+        this.sendEnd(c, 'finished');
+      } else {
+        this.sendEnd(c, c.endReason ?? 'stopped');
+      }
+      return;
+    }
+    if (e.type === 'error') {
+      // The connection is gone (destroyed, or gave up): the next voice state makes a new one.
+      this.frames.sent += this.rxFrames.sent;
+      this.frames.nulled += this.rxFrames.nulled;
+      this.rxFrames = { sent: 0, nulled: 0 };
+      this.rx = null;
+      this.connected = false;
+    }
+  }
+
+  /** A track that never reached an rx player ends (only reported if it had started). */
+  private endWithoutPlayer(c: PlayCtx, reason: TrackEndReason): void {
+    if (c.ended) return;
+    c.ended = true;
+    if (c.started) this.sendEnd(c, reason);
+  }
+
+  private sendEnd(c: PlayCtx, reason: TrackEndReason): void {
+    if (this.destroyed && reason !== 'cleanup') return;
+    this.sink.send({ op: 'event', type: 'TrackEndEvent', guildId: this.guildId, track: c.track, reason });
+  }
+
+  private checkStuck(): void {
+    const c = this.current;
+    if (!c || !c.started || this.pausedFlag || !this.connected || this.stuckReported) return;
+    if (Date.now() - this.lastMoveAt < this.ctx.trackStuckThresholdMs) return;
+    this.stuckReported = true;
+    this.sink.send({ op: 'event', type: 'TrackStuckEvent', guildId: this.guildId, track: c.track, thresholdMs: this.ctx.trackStuckThresholdMs });
+  }
+}
+
+function isConnectionClosed(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'CONNECTION_CLOSED';
+}
+
+/** A track's failure as Lavalink's Exception object (websocket.md "Exception Object"). */
+function exceptionOf(error: unknown): Exception {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const tail = err instanceof AudioSourceError && err.stderrTail ? `\n${err.stderrTail}` : '';
+  return {
+    message: err.message,
+    severity: err instanceof AudioSourceError ? 'common' : 'fault',
+    cause: `${err.name}: ${err.message}${tail}`,
+    causeStackTrace: err.stack ?? `${err.name}: ${err.message}`,
+  };
+}
+
+export type { VoiceState };

@@ -1,0 +1,208 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LAVALINK_FILTER_ORDER } from '../../operators/filters';
+import { RxVoiceError } from '../../errors';
+import type { NodeContext, NodeLogEntry } from './internal/context';
+import { sendError } from './internal/http';
+import { handleRequest, type RouteServices } from './internal/routes';
+import type { Session } from './internal/session';
+import { StatsCollector } from './internal/stats';
+import { LavalinkSocketServer } from './internal/websocket';
+import type { Info, LoadResult } from './types';
+
+export type { NodeLogEntry } from './internal/context';
+
+/** The Lavalink version this node implements (API v4, DAVE-era voice state). */
+export const LAVALINK_COMPAT_VERSION = '4.2.0';
+
+/** Options of {@link startLavalinkNode}. */
+export interface LavalinkNodeOptions {
+  /** TCP port, 0 for any free one. Default 2333 (Lavalink's `server.port`). */
+  port?: number;
+  /** Address to listen on. Default `0.0.0.0` (Lavalink's `server.address`). */
+  address?: string;
+  /** `lavalink.server.password`: required in `Authorization` on every route. Default `youshallnotpass`. */
+  password?: string;
+  /** Source managers to enable: `http` (URLs ffmpeg reads; default on) and `local` (file paths; default off). */
+  sources?: { http?: boolean; local?: boolean };
+  /** Filters to enable by Lavalink name (default: all ten that `filters()` implements). */
+  filters?: readonly string[];
+  /** `lavalink.server.playerUpdateInterval`, seconds between `playerUpdate` ops. Default 5. */
+  playerUpdateIntervalS?: number;
+  /** Seconds between `stats` ops. Default 60 (Lavalink's; lavalink-client closes after 65 s without one). */
+  statsIntervalS?: number;
+  /** `lavalink.server.trackStuckThresholdMs`: TrackStuckEvent after this long without progress. Default 10000. */
+  trackStuckThresholdMs?: number;
+  /** Resume timeout when a session enables resuming without one, s. Default 60. */
+  resumeTimeoutS?: number;
+  /** DAVE end-to-end encryption on voice connections. Default true (as Lavalink ≥ 4.2). */
+  dave?: boolean;
+  /**
+   * Resolves `GET /v4/loadtracks` identifiers and `track.identifier` in player updates.
+   * Default: none — every identifier is an `error` load result.
+   */
+  loadTracks?: (identifier: string) => Promise<LoadResult>;
+  /** Extra REST routes answered after auth (e.g. `/metrics`); return true when answered. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> | boolean;
+  /** Log hook (never gets passwords or voice tokens). Default: none. */
+  logger?: (entry: NodeLogEntry) => void;
+}
+
+/** A running node, from {@link startLavalinkNode}. */
+export interface LavalinkNode {
+  /** The port it listens on. */
+  readonly port: number;
+  /** The address it listens on. */
+  readonly address: string;
+  /** Number of sessions (connected or waiting for a resume). */
+  readonly sessionCount: number;
+  /** Ends every session and player (voice connections leave), closes the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a Lavalink v4-compatible audio node: the REST API and the `/v4/websocket`
+ * WebSocket of Lavalink (docs/api/rest.md, docs/api/websocket.md in lavalink-devs/Lavalink),
+ * with playback on rxvoice (`connectVoice`, `createPlayer`, `ffmpegSource` → `filters` →
+ * `volume` → `opusEncode`), so existing Lavalink clients (lavalink-client, Shoukaku, …) use it
+ * unchanged.
+ *
+ * - Every route checks `Authorization` (401 missing, 403 wrong); every response has
+ *   `Lavalink-Api-Version: 4`; errors are Lavalink's JSON error bodies
+ *   `{timestamp, status, error, message, path, trace?}`.
+ * - Routes: `GET /version`, `/v4/info`, `/v4/stats`, `/v4/loadtracks`, `/v4/decodetrack`,
+ *   `POST /v4/decodetracks`, `PATCH /v4/sessions/{id}`, `GET /v4/sessions/{id}/players`,
+ *   `GET|PATCH|DELETE /v4/sessions/{id}/players/{guildId}`.
+ * - WebSocket: `ready` (16-character session id), `stats` at connect and every
+ *   `statsIntervalS`, `playerUpdate` every `playerUpdateIntervalS` while a track is loaded,
+ *   events TrackStart/End/Exception/Stuck and WebSocketClosed.
+ *
+ * Nothing a client sends can crash the node: handlers catch everything and answer 400/500.
+ *
+ * @returns once listening.
+ * @throws {RxVoiceError} `INVALID_ARGUMENT` for a bad port or interval; the listen error
+ *   (e.g. `EADDRINUSE`) as is.
+ *
+ * @example
+ * ```ts
+ * const node = await startLavalinkNode({ port: 2333, password: 'youshallnotpass' });
+ * // point lavalink-client / Shoukaku at 127.0.0.1:2333
+ * await node.close();
+ * ```
+ */
+export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Promise<LavalinkNode> {
+  const port = options.port ?? 2333;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RxVoiceError('INVALID_ARGUMENT', `port must be an integer 0–65535, got ${port}`);
+  const positive = (name: string, v: number): number => {
+    if (!Number.isFinite(v) || v <= 0) throw new RxVoiceError('INVALID_ARGUMENT', `${name} must be a number > 0, got ${v}`);
+    return v;
+  };
+  const sources = [...(options.sources?.http === false ? [] : ['http']), ...(options.sources?.local ? ['local'] : [])];
+  const filters = (options.filters ?? LAVALINK_FILTER_ORDER).filter((f) => (LAVALINK_FILTER_ORDER as readonly string[]).includes(f));
+  const log = options.logger ?? (() => undefined);
+  const ctx: NodeContext = {
+    password: options.password ?? 'youshallnotpass',
+    sourceManagers: sources,
+    filters,
+    playerUpdateIntervalMs: positive('playerUpdateIntervalS', options.playerUpdateIntervalS ?? 5) * 1000,
+    statsIntervalMs: positive('statsIntervalS', options.statsIntervalS ?? 60) * 1000,
+    trackStuckThresholdMs: positive('trackStuckThresholdMs', options.trackStuckThresholdMs ?? 10_000),
+    defaultResumeTimeoutS: positive('resumeTimeoutS', options.resumeTimeoutS ?? 60),
+    dave: options.dave ?? true,
+    log: (e: NodeLogEntry) => {
+      try {
+        log(e);
+      } catch {
+        /* a logger that throws must not break the node */
+      }
+    },
+  };
+  const sessions = new Map<string, Session>();
+  const stats = new StatsCollector(() => sessions.values());
+  const startedAt = Date.now();
+  const [major, minor, patch] = LAVALINK_COMPAT_VERSION.split('.').map(Number);
+  const build = `rxvoice.${rxvoiceVersion().replace(/[^0-9A-Za-z.-]/g, '-')}`;
+  const info = (): Info => ({
+    version: { semver: `${LAVALINK_COMPAT_VERSION}+${build}`, major, minor, patch, preRelease: null, build },
+    buildTime: startedAt,
+    git: { branch: 'rxvoice', commit: 'unknown', commitTime: startedAt },
+    jvm: `Node.js ${process.versions.node}`,
+    lavaplayer: `rxvoice ${rxvoiceVersion()}`,
+    sourceManagers: [...ctx.sourceManagers],
+    filters: [...ctx.filters],
+    plugins: [],
+  });
+  const noLoader = async (identifier: string): Promise<LoadResult> => ({
+    loadType: 'error',
+    data: { message: `No source can load ${identifier}`, severity: 'common', cause: 'no loader configured' },
+  });
+  const services: RouteServices = {
+    ctx,
+    sessions,
+    stats,
+    version: `${LAVALINK_COMPAT_VERSION}+${build}`,
+    info,
+    loadTracks: options.loadTracks ?? noLoader,
+    extra: options.extraRoutes,
+  };
+  const sockets = new LavalinkSocketServer({
+    ctx,
+    sessions,
+    sendStats: (s) => s.send({ op: 'stats', ...stats.collect(true) }),
+  });
+  const server = createServer((req, res) => {
+    handleRequest(services, req, res).catch((err: unknown) => {
+      ctx.log({ level: 'error', message: `request failed: ${String(err)}` });
+      try {
+        sendError(res, 500, 'Internal Server Error', req.url ?? '/');
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  server.on('upgrade', (req, socket, head) => sockets.handleUpgrade(req, socket, head));
+  server.on('clientError', (_err, socket) => socket.destroy());
+  const statsTimer = setInterval(() => {
+    const s = stats.collect(true);
+    for (const session of sessions.values()) if (session.online) session.send({ op: 'stats', ...s });
+  }, ctx.statsIntervalMs);
+  statsTimer.unref();
+
+  const address = options.address ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  ctx.log({ level: 'info', message: `Lavalink node listening on ${bound.address}:${bound.port}` });
+  let closing: Promise<void> | null = null;
+  return {
+    port: bound.port,
+    address: bound.address,
+    get sessionCount() {
+      return sessions.size;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        clearInterval(statsTimer);
+        for (const s of [...sessions.values()]) s.end(1001, 'node shutting down');
+        sockets.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function rxvoiceVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../../../package.json') as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
