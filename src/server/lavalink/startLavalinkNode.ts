@@ -8,6 +8,8 @@ import { handleRequest, type RouteServices } from './internal/routes';
 import type { Session } from './internal/session';
 import { StatsCollector } from './internal/stats';
 import { LavalinkSocketServer } from './internal/websocket';
+import type { LavalinkNodeConfig } from './config';
+import { loadTracks } from './loadTracks';
 import type { Info, LoadResult } from './types';
 
 export type { NodeLogEntry } from './internal/context';
@@ -15,8 +17,14 @@ export type { NodeLogEntry } from './internal/context';
 /** The Lavalink version this node implements (API v4, DAVE-era voice state). */
 export const LAVALINK_COMPAT_VERSION = '4.2.0';
 
-/** Options of {@link startLavalinkNode}. */
+/** Options of {@link startLavalinkNode}. Each option wins over the same setting in `config`. */
 export interface LavalinkNodeOptions {
+  /**
+   * Lavalink's configuration, e.g. from `loadLavalinkConfig()` (application.yml): port, address,
+   * password, sources (`http`, `local`; others are not served), filters,
+   * playerUpdateInterval, trackStuckThresholdMs, the resume timeout. Default: Lavalink's defaults.
+   */
+  config?: LavalinkNodeConfig;
   /** TCP port, 0 for any free one. Default 2333 (Lavalink's `server.port`). */
   port?: number;
   /** Address to listen on. Default `0.0.0.0` (Lavalink's `server.address`). */
@@ -27,10 +35,10 @@ export interface LavalinkNodeOptions {
   sources?: { http?: boolean; local?: boolean };
   /** Filters to enable by Lavalink name (default: all ten that `filters()` implements). */
   filters?: readonly string[];
-  /** `lavalink.server.playerUpdateInterval`, seconds between `playerUpdate` ops. Default 5. */
-  playerUpdateIntervalS?: number;
-  /** Seconds between `stats` ops. Default 60 (Lavalink's; lavalink-client closes after 65 s without one). */
-  statsIntervalS?: number;
+  /** `lavalink.server.playerUpdateInterval`: ms between `playerUpdate` ops. Default 5000. */
+  playerUpdateIntervalMs?: number;
+  /** ms between `stats` ops. Default 60000 (Lavalink's; lavalink-client closes after 65 s without one). */
+  statsIntervalMs?: number;
   /** `lavalink.server.trackStuckThresholdMs`: TrackStuckEvent after this long without progress. Default 10000. */
   trackStuckThresholdMs?: number;
   /** Resume timeout when a session enables resuming without one, s. Default 60. */
@@ -39,7 +47,7 @@ export interface LavalinkNodeOptions {
   dave?: boolean;
   /**
    * Resolves `GET /v4/loadtracks` identifiers and `track.identifier` in player updates.
-   * Default: none — every identifier is an `error` load result.
+   * Default: `loadTracks(identifier, config)` (http URLs, local files when enabled).
    */
   loadTracks?: (identifier: string) => Promise<LoadResult>;
   /** Extra REST routes answered after auth (e.g. `/metrics`); return true when answered. */
@@ -91,23 +99,27 @@ export interface LavalinkNode {
  * ```
  */
 export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Promise<LavalinkNode> {
-  const port = options.port ?? 2333;
+  const port = options.port ?? options.config?.port ?? 2333;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RxVoiceError('INVALID_ARGUMENT', `port must be an integer 0–65535, got ${port}`);
   const positive = (name: string, v: number): number => {
     if (!Number.isFinite(v) || v <= 0) throw new RxVoiceError('INVALID_ARGUMENT', `${name} must be a number > 0, got ${v}`);
     return v;
   };
-  const sources = [...(options.sources?.http === false ? [] : ['http']), ...(options.sources?.local ? ['local'] : [])];
-  const filters = (options.filters ?? LAVALINK_FILTER_ORDER).filter((f) => (LAVALINK_FILTER_ORDER as readonly string[]).includes(f));
+  const cfg = options.config;
+  const http = options.sources?.http ?? cfg?.sources.http ?? true;
+  const local = options.sources?.local ?? cfg?.sources.local ?? false;
+  const sources = [...(http ? ['http'] : []), ...(local ? ['local'] : [])];
+  const enabledByConfig = cfg ? LAVALINK_FILTER_ORDER.filter((f) => cfg.filters[f] !== false) : LAVALINK_FILTER_ORDER;
+  const filters = (options.filters ?? enabledByConfig).filter((f) => (LAVALINK_FILTER_ORDER as readonly string[]).includes(f));
   const log = options.logger ?? (() => undefined);
   const ctx: NodeContext = {
-    password: options.password ?? 'youshallnotpass',
+    password: options.password ?? cfg?.password ?? 'youshallnotpass',
     sourceManagers: sources,
     filters,
-    playerUpdateIntervalMs: positive('playerUpdateIntervalS', options.playerUpdateIntervalS ?? 5) * 1000,
-    statsIntervalMs: positive('statsIntervalS', options.statsIntervalS ?? 60) * 1000,
-    trackStuckThresholdMs: positive('trackStuckThresholdMs', options.trackStuckThresholdMs ?? 10_000),
-    defaultResumeTimeoutS: positive('resumeTimeoutS', options.resumeTimeoutS ?? 60),
+    playerUpdateIntervalMs: positive('playerUpdateIntervalMs', options.playerUpdateIntervalMs ?? cfg?.playerUpdateIntervalMs ?? 5000),
+    statsIntervalMs: positive('statsIntervalMs', options.statsIntervalMs ?? 60_000),
+    trackStuckThresholdMs: positive('trackStuckThresholdMs', options.trackStuckThresholdMs ?? cfg?.trackStuckThresholdMs ?? 10_000),
+    defaultResumeTimeoutS: positive('resumeTimeoutS', options.resumeTimeoutS ?? cfg?.resumeTimeoutSeconds ?? 60),
     dave: options.dave ?? true,
     log: (e: NodeLogEntry) => {
       try {
@@ -132,17 +144,15 @@ export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Prom
     filters: [...ctx.filters],
     plugins: [],
   });
-  const noLoader = async (identifier: string): Promise<LoadResult> => ({
-    loadType: 'error',
-    data: { message: `No source can load ${identifier}`, severity: 'common', cause: 'no loader configured' },
-  });
+  const loadConfig = { ...(cfg ? { connectTimeoutMs: cfg.connectTimeoutMs, socketTimeoutMs: cfg.socketTimeoutMs } : {}), sources: { http, local } };
+  const defaultLoader = (identifier: string): Promise<LoadResult> => loadTracks(identifier, loadConfig);
   const services: RouteServices = {
     ctx,
     sessions,
     stats,
     version: `${LAVALINK_COMPAT_VERSION}+${build}`,
     info,
-    loadTracks: options.loadTracks ?? noLoader,
+    loadTracks: options.loadTracks ?? defaultLoader,
     extra: options.extraRoutes,
   };
   const sockets = new LavalinkSocketServer({
@@ -168,7 +178,7 @@ export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Prom
   }, ctx.statsIntervalMs);
   statsTimer.unref();
 
-  const address = options.address ?? '0.0.0.0';
+  const address = options.address ?? cfg?.address ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, address, () => {

@@ -46,6 +46,12 @@ export function lavaplayerGain(percent: number): number {
   return (24621 * percent) / 150 / 10_000;
 }
 
+/**
+ * How far tracks are read (decoded, filtered, encoded) ahead of what was sent, ms: the delay
+ * before a volume or filter change is heard (Lavalink's `bufferDurationMs` default is 400 too).
+ */
+const LEAD_MS = 400;
+
 /** Frame counters of a player since it was created (for `frameStats`). */
 export interface FrameCounters {
   sent: number;
@@ -54,7 +60,7 @@ export interface FrameCounters {
 
 /** Extra `ffmpeg` input options for network inputs: reconnect when the server drops the connection. */
 function inputArgs(uri: string): string[] {
-  return /^https?:\/\//i.test(uri) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '2'] : [];
+  return /^https?:\/\//i.test(uri) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2'] : [];
 }
 
 /**
@@ -288,7 +294,7 @@ export class NodePlayer {
     });
     this.conn = conn;
     this.reconnectingReported = false;
-    const rx = createPlayer<PlayCtx>(conn);
+    const rx = createPlayer<PlayCtx>(conn, { leadMs: LEAD_MS });
     this.rx = rx;
     this.rxFrames = { sent: 0, nulled: 0 };
     this.connSubs = [

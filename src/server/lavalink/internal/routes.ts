@@ -43,6 +43,7 @@ export async function handleRequest(services: RouteServices, req: IncomingMessag
   const url = new URL(req.url ?? '/', 'http://node');
   const path = url.pathname;
   const trace = url.searchParams.get('trace') === 'true';
+  services.ctx.log({ level: 'debug', message: `${req.method} ${url.pathname}${url.search}` });
   try {
     checkAuth(req.headers.authorization, services.ctx.password);
     await route(services, req, res, url);

@@ -50,6 +50,7 @@ export class Session implements MessageSink {
   /** Sends a message on the socket, or queues it while a resumable session is away. */
   send(message: OutgoingMessage): void {
     const text = JSON.stringify(message);
+    if (message.op !== 'stats') this.ctx.log({ level: 'debug', message: `→ ${this.id} ${message.op === 'event' ? message.type : message.op}`, data: message.op === 'event' && message.type === 'TrackEndEvent' ? { reason: message.reason } : message.op === 'event' && message.type === 'TrackExceptionEvent' ? { exception: message.exception.cause } : undefined });
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(text);
     } else if (this.resuming && !this.ended) {
