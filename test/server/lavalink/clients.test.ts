@@ -1,7 +1,7 @@
 /**
  * Real Lavalink clients against the rxvoice node, headless (no Discord): lavalink-client 2.11
  * and Shoukaku 4.3 connect, load an mp3 served by a local HTTP server, and play it into the
- * voice emulator; checked there: 440 Hz arrives, pause/resume, seek, volume, a filter
+voice emulator with DAVE on (a listener in the channel decrypts); checked: 440 Hz arrives, pause/resume, seek, volume, a filter
  * (timescale pitch 1.5 → 660 Hz), the next track on `finished`, stop, destroy.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LavalinkManager, type Player as LcPlayer, type Track as LcTrack } from 'lavalink-client';
 import { Connector, Shoukaku, type NodeOption, type Player as ShPlayer, type Track as ShTrack } from 'shoukaku';
+import { filter, mergeMap } from 'rxjs';
+import { connectVoice, jitterBuffer, opusDecode, type VoiceConnection } from '../../../src';
 import { findFfmpeg } from '../../../src/sources/findFfmpeg';
 import { startLavalinkNode, type LavalinkNode } from '../../../src/server/lavalink/startLavalinkNode';
 import { dominantFrequency, rms, startVoiceServer, type VoiceServer } from '../../../src/testing';
@@ -45,19 +47,41 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => media.listen(0, '127.0.0.1', r));
   mediaUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
-  voice = await startVoiceServer();
-  node = await startLavalinkNode({ port: 0, address: '127.0.0.1', password: PASSWORD, dave: false, playerUpdateIntervalMs: 1000, logger: process.env.LAVALINK_DEBUG ? (e) => console.log(e.level, e.message, e.data ?? '') : undefined });
+  voice = await startVoiceServer({ dave: true, requireDave: true, daveTransitionTimeoutMs: 1000 });
+  node = await startLavalinkNode({ port: 0, address: '127.0.0.1', password: PASSWORD, dave: true, playerUpdateIntervalMs: 1000, logger: process.env.LAVALINK_DEBUG ? (e) => console.log(e.level, e.message, e.data ?? '') : undefined });
 }, 30_000);
 
 afterAll(async () => {
+  for (const l of listeners) l.destroy();
   await node?.close();
   await voice?.close();
   await new Promise((r) => media?.close(r));
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** What the emulator received from `userId` so far (decoded PCM). */
-const pcmOf = (userId: string): Buffer => voice.receivedFrom(userId)?.pcm ?? Buffer.alloc(0);
+/**
+ * DAVE is on: the emulator relays end-to-end encrypted frames it cannot read, so a listener
+ * (an rxvoice connection in the same channel) decrypts and decodes what each bot sends.
+ */
+const heard = new Map<string, Buffer[]>();
+const listeners: VoiceConnection[] = [];
+async function listen(guildId: string, channelId: string, botId: string, n: string): Promise<void> {
+  const creds = { serverId: guildId, channelId, userId: `14${botId.slice(2)}`, sessionId: `listener-${n}`, token: `listener-token-${n}` };
+  voice.registerSession(creds);
+  const conn = connectVoice({ endpoint: voice.wsUrl, ...creds });
+  listeners.push(conn);
+  const chunks: Buffer[] = [];
+  heard.set(botId, chunks);
+  conn.speakers$
+    .pipe(
+      filter((s) => s.userId === botId),
+      mergeMap((s) => s.packets$.pipe(jitterBuffer(), opusDecode())),
+    )
+    .subscribe((frame) => chunks.push(frame));
+  await conn.ready(5000);
+}
+/** What the listener heard from `userId` so far (decoded PCM). */
+const pcmOf = (userId: string): Buffer => Buffer.concat(heard.get(userId) ?? []);
 /** The PCM received from `userId` during the next `ms`. */
 async function segment(userId: string, ms: number): Promise<Buffer> {
   const start = pcmOf(userId).length;
@@ -101,18 +125,19 @@ interface Control {
 
 async function exercise(c: Control, userId: string, guildId: string): Promise<void> {
   await until('TrackStart', () => c.events.some((e) => e.startsWith('start:')));
-  // 1. The tone arrives.
+  // 1. The tone arrives, end-to-end encrypted (DAVE) at the emulator.
   await sleep(200);
   const first = await segment(userId, 600);
   expect(first.length).toBeGreaterThan(20 * FRAME);
   expect(Math.abs(dominantFrequency(first) - 440)).toBeLessThanOrEqual(2);
   const loud = rms(first);
+  expect(voice.receivedFrom(userId)!.e2eeFrames).toBeGreaterThan(0);
 
   // 2. Pause: nothing but the trailing silence; resume: audio again.
   await c.pause(true);
-  await sleep(200);
-  const paused = await segment(userId, 400);
-  expect(paused.length).toBeLessThanOrEqual(FRAME);
+  await sleep(300);
+  const paused = await segment(userId, 400); // at most the tail of the trailing silence, through the listener's jitter buffer
+  expect(paused.length).toBeLessThanOrEqual(5 * FRAME);
   expect((await nodePlayer(c.sessionId(), guildId)).body.paused).toBe(true);
   await c.pause(false);
   await sleep(150);
@@ -165,6 +190,7 @@ test('lavalink-client 2.11: connect, load over http, play, pause/resume, seek, v
   const guildId = '1210000000000000011';
   const channelId = '1110000000000000011';
   const updates = voiceUpdates(guildId, channelId, userId, 'lc');
+  await listen(guildId, channelId, userId, 'lc');
   const events: string[] = [];
   const manager: LavalinkManager = new LavalinkManager({
     nodes: [{ id: 'rxvoice', host: '127.0.0.1', port: node.port, authorization: PASSWORD, retryAmount: 1, retryDelay: 1000, autoChecks: { sourcesValidations: false, pluginValidations: false } }],
@@ -226,6 +252,7 @@ test('Shoukaku 4.3: connect, load over http, play, pause/resume, seek, volume, p
   const guildId = '1210000000000000012';
   const channelId = '1110000000000000012';
   const updates = voiceUpdates(guildId, channelId, userId, 'sk');
+  await listen(guildId, channelId, userId, 'sk');
   class Headless extends Connector {
     getId(): string {
       return userId;
