@@ -1,8 +1,8 @@
 /**
  * Real Lavalink clients against the rxvoice node, headless (no Discord): lavalink-client 2.11
  * and Shoukaku 4.3 connect, load an mp3 served by a local HTTP server, and play it into the
-voice emulator with DAVE on (a listener in the channel decrypts); checked: 440 Hz arrives, pause/resume, seek, volume, a filter
- * (timescale pitch 1.5 → 660 Hz), the next track on `finished`, stop, destroy.
+ * voice emulator with DAVE on (a listener in the channel decrypts); checked: 440 Hz arrives,
+ * pause/resume, seek, volume, a filter (timescale pitch 1.5 → 660 Hz), the next track on `finished`, stop, destroy.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, createReadStream, statSync } from 'node:fs';
