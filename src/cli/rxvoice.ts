@@ -4,6 +4,7 @@
  *
  *   rxvoice play   --guild ID --channel ID <file|url>... [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
  *   rxvoice record --guild ID --channel ID [--out DIR] [--format wav|ogg] [--duration 60s]
+ *   rxvoice node   [--config application.yml] [--port 2333] [--password PASS]   (a Lavalink v4 node)
  *
  * The token comes from `--token` or `DISCORD_TOKEN` and is never printed. The main
  * gateway is `@discordjs/ws`; the voice side is `joinVoiceChannelFrom`. See `--help`.
@@ -20,6 +21,7 @@ import { CliError } from './CliError';
 import { connectDiscordGateway, type DiscordGateway } from './discordGateway';
 import { preparePlay, runPlay } from './play';
 import { runRecord } from './record';
+import { runNode } from './node';
 import { formatTime } from './time';
 
 /** Streams and hooks the CLI runs with (tests may replace them). */
@@ -178,6 +180,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
   });
   let verbose = false;
   try {
+    // `rxvoice node`: the Lavalink node has its own flags (src/cli/node.ts).
+    if (argv[0] === 'node') return await runNode(argv.slice(1), safe);
     const args = parseCliArgs(argv, env);
     switch (args.command) {
       case 'help':
