@@ -13,3 +13,6 @@ export { sharedVoiceClock, createHighResolutionClock, schedulerClock } from './c
 export type { ClockTick, VoiceClock, HighResolutionClockOptions } from './core/VoiceClock';
 export { generateDependencyReport, collectDependencyReport } from './generateDependencyReport';
 export type { DependencyReport } from './generateDependencyReport';
+// The Lavalink v4-compatible node (issue 14); its JSON types and codecs are in src/server/lavalink.
+export { startLavalinkNode, loadLavalinkConfig } from './server/lavalink';
+export type { LavalinkNode, LavalinkNodeOptions, LavalinkNodeConfig } from './server/lavalink';
