@@ -151,15 +151,15 @@ class HostedConnection {
       this.rx.receivedAt = [];
       this.rx.payload = [];
     }
-    if (this.statsDirty) this.pushStats(false);
+    if (this.statsDirty) this.pushStats();
   }
 
-  /** Sends the receive counters when they changed since the last time (or always, `force`). */
-  pushStats(force: boolean): void {
+  /** Sends the receive counters when they changed since the last time. */
+  pushStats(): void {
     const stats: ReceiveStats = this.conn.receiveStats();
     this.statsDirty = false;
     const last = this.lastStats;
-    if (!force && last && sameStats(last, stats)) return;
+    if (last && sameStats(last, stats)) return;
     this.lastStats = stats;
     outbox.push({ t: 'stats', id: this.id, stats });
   }
@@ -187,7 +187,7 @@ const conns = new Map<number, HostedConnection>();
 const STATS_MS = 250;
 setInterval(() => {
   if (conns.size === 0) return;
-  for (const c of conns.values()) c.pushStats(false);
+  for (const c of conns.values()) c.pushStats();
   wake();
 }, STATS_MS).unref();
 
