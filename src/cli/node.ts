@@ -1,7 +1,7 @@
 /**
  * `rxvoice node`: a Lavalink v4-compatible audio node (see docs/lavalink-node.md).
  *
- *   rxvoice node [--config application.yml] [--port 2333] [--address 0.0.0.0] [--password PASS] [--verbose]
+ *   rxvoice node [--config application.yml] [--port 2333] [--address 0.0.0.0] [--password PASS] [--metrics] [--verbose]
  *
  * Reads Lavalink's `application.yml` from the working directory (or `--config`); flags win.
  */
@@ -14,7 +14,7 @@ import { CliError } from './CliError';
 export const NODE_USAGE = `rxvoice node: a Lavalink v4-compatible audio node (REST + /v4/websocket)
 
 Usage:
-  rxvoice node [--config FILE] [--port PORT] [--address ADDR] [--password PASS] [--no-dave] [--verbose]
+  rxvoice node [--config FILE] [--port PORT] [--address ADDR] [--password PASS] [--metrics] [--no-dave] [--verbose]
 
 Options:
   --config FILE     Lavalink's application.yml (default: ./config/application.yml or ./application.yml
@@ -22,6 +22,8 @@ Options:
   --port PORT       server.port (default 2333)
   --address ADDR    server.address (default 0.0.0.0)
   --password PASS   lavalink.server.password (default youshallnotpass)
+  --metrics         serve Prometheus metrics at /metrics without authorization
+                    (metrics.prometheus.enabled/endpoint in the config does the same)
   --no-dave         voice connections without DAVE end-to-end encryption (Discord requires it)
   --verbose         log requests, sessions and events to stderr
 `;
@@ -37,6 +39,8 @@ export interface NodeArgs {
   config?: string;
   overrides: LavalinkConfigOverrides;
   dave: boolean;
+  /** `--metrics`: serve /metrics (else as the config says). */
+  metrics: boolean;
   verbose: boolean;
   help: boolean;
 }
@@ -56,6 +60,7 @@ export function parseNodeArgs(argv: readonly string[]): NodeArgs {
         address: { type: 'string' },
         password: { type: 'string' },
         'no-dave': { type: 'boolean' },
+        metrics: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -74,7 +79,7 @@ export function parseNodeArgs(argv: readonly string[]): NodeArgs {
   }
   if (v.address !== undefined) overrides.address = v.address;
   if (v.password !== undefined) overrides.password = v.password;
-  return { config: v.config, overrides, dave: v['no-dave'] !== true, verbose: v.verbose === true, help: v.help === true };
+  return { config: v.config, overrides, dave: v['no-dave'] !== true, metrics: v.metrics === true, verbose: v.verbose === true, help: v.help === true };
 }
 
 /**
@@ -90,9 +95,11 @@ export async function startNodeFromArgs(args: NodeArgs, io: NodeIo, cwd = proces
   const node = await startLavalinkNode({
     config,
     dave: args.dave,
+    ...(args.metrics ? { metrics: { endpoint: config.metricsEnabled ? config.metricsEndpoint : '/metrics' } } : {}),
     logger: args.verbose ? (e) => io.err(`${e.level}: ${e.message}${e.data ? ` ${JSON.stringify(e.data)}` : ''}`) : (e) => (e.level === 'error' || e.level === 'warn' ? io.err(`${e.level}: ${e.message}`) : undefined),
   });
   io.out(`rxvoice Lavalink node listening on ${node.address}:${node.port}\n`);
+  if (args.metrics || config.metricsEnabled) io.err(`metrics: GET ${args.metrics && !config.metricsEnabled ? '/metrics' : config.metricsEndpoint} (Prometheus text, no authorization)`);
   return node;
 }
 

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { SchedulerLike } from 'rxjs';
 import { FRAME_MS } from './audioFormat';
+import { recordTickLateness } from './sendLateness';
 
 /** One tick of a {@link VoiceClock}. Times are ms on the clock's time base. */
 export interface ClockTick {
@@ -87,6 +88,8 @@ export function createHighResolutionClock(options: HighResolutionClockOptions = 
         process.emitWarning(`rxvoice clock listener threw: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    // How late this tick's sends ended (the driver's pacing figure, `voiceDriverStats`).
+    recordTickLateness(performance.now() - tick.deadline, tick.skipped, frameMs);
     for (const listener of afterListeners) {
       try {
         listener(tick);

@@ -35,6 +35,8 @@ export class DriverThread {
   private flushScheduled = false;
   readonly connections = new Map<number, DriverClient>();
   readonly sinks = new Map<number, DriverClient>();
+  private readonly clockRequests = new Map<number, (counts: Float64Array | null) => void>();
+  private nextClockRequest = 1;
 
   constructor(
     readonly index: number,
@@ -53,6 +55,12 @@ export class DriverThread {
   }
 
   private route(event: DriverEvent): void {
+    if (event.t === 'clock-stats') {
+      const resolve = this.clockRequests.get(event.req);
+      this.clockRequests.delete(event.req);
+      resolve?.(event.counts);
+      return;
+    }
     if (event.t === 'taken') {
       const { sinks, gens, counts } = event;
       for (let i = 0; i < sinks.length; i++) {
@@ -77,6 +85,8 @@ export class DriverThread {
   private die(err: Error): void {
     if (!this.alive) return;
     this.alive = false;
+    for (const resolve of this.clockRequests.values()) resolve(null);
+    this.clockRequests.clear();
     this.onDeath(this);
     const clients = [...this.sinks.values(), ...this.connections.values()];
     this.sinks.clear();
@@ -112,6 +122,27 @@ export class DriverThread {
 
   removeConnection(id: number): void {
     if (this.connections.delete(id) && this.connections.size === 0) this.worker.unref();
+  }
+
+  /**
+   * The thread's cumulative tick-lateness histogram (core/sendLateness), or null if the
+   * thread is dead or does not answer within `timeoutMs`.
+   */
+  readLateness(timeoutMs = 1000): Promise<Float64Array | null> {
+    if (!this.alive) return Promise.resolve(null);
+    const req = this.nextClockRequest++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.clockRequests.delete(req);
+        resolve(null);
+      }, timeoutMs);
+      timer.unref();
+      this.clockRequests.set(req, (counts) => {
+        clearTimeout(timer);
+        resolve(counts);
+      });
+      this.post({ t: 'clock-stats', req });
+    });
   }
 
   /** Kills the thread (tests: a crashed driver). */

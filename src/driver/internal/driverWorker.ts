@@ -9,6 +9,7 @@ import type { Subscription } from 'rxjs';
 import type { OpusPacket } from '../../core/audioFormat';
 import { FRAME_MS } from '../../core/audioFormat';
 import { createHighResolutionClock } from '../../core/VoiceClock';
+import { readTickLateness } from '../../core/sendLateness';
 import { RxVoiceError } from '../../errors';
 import { connectVoiceInProcess, type VoiceConnection } from '../../gateway/connectVoice';
 import { transportKeyOf } from '../../gateway/internal/transportKey';
@@ -421,6 +422,9 @@ const handle = (cmd: DriverCommand): void => {
     }
     case 'sink-close':
       sinks.get(cmd.sink)?.close();
+      return;
+    case 'clock-stats':
+      post({ t: 'clock-stats', req: cmd.req, counts: readTickLateness() });
       return;
   }
 };

@@ -84,7 +84,9 @@ export type DriverCommand =
   /** Drop what is queued and not sent; what follows is generation `gen` (skip, seek of a track). */
   | { t: 'sink-reset'; sink: number; gen: number }
   | { t: 'sink-command'; sink: number; command: PlaybackCommand; gen: number }
-  | { t: 'sink-close'; sink: number };
+  | { t: 'sink-close'; sink: number }
+  /** Read the thread's cumulative tick-lateness histogram (`voiceDriverStats`). */
+  | { t: 'clock-stats'; req: number };
 
 /** Driver → main. */
 export type DriverEvent =
@@ -108,7 +110,9 @@ export type DriverEvent =
    */
   | { t: 'taken'; sinks: Int32Array; gens: Int32Array; counts: Int32Array }
   /** The sink session ended (after its trailing silence); `feedFailed`: the input's error ended it; `error`: anything else. */
-  | { t: 'sink-end'; sink: number; feedFailed: boolean; error: PlainError | null };
+  | { t: 'sink-end'; sink: number; feedFailed: boolean; error: PlainError | null }
+  /** Answer to `clock-stats`: the thread's cumulative tick-lateness histogram (see core/sendLateness). */
+  | { t: 'clock-stats'; req: number; counts: Float64Array };
 
 /** `workerData` of a driver thread. */
 export interface DriverWorkerData {

@@ -4,6 +4,7 @@ import { LAVALINK_FILTER_ORDER } from '../../operators/filters';
 import { RxVoiceError } from '../../errors';
 import type { NodeContext, NodeLogEntry } from './internal/context';
 import { sendError } from './internal/http';
+import { NodeMetricsFeed } from './internal/metricsFeed';
 import { handleRequest, type RouteServices } from './internal/routes';
 import type { Session } from './internal/session';
 import { StatsCollector } from './internal/stats';
@@ -50,7 +51,16 @@ export interface LavalinkNodeOptions {
    * Default: `loadTracks(identifier, config)` (http URLs, local files when enabled).
    */
   loadTracks?: (identifier: string) => Promise<LoadResult>;
-  /** Extra REST routes answered after auth (e.g. `/metrics`); return true when answered. */
+  /**
+   * Prometheus metrics (`metrics.prometheus` in application.yml): `true` serves them at
+   * `/metrics`, `{ endpoint }` at another path; answered without authorization, as Lavalink
+   * does. Players, playing players, frames sent/nulled (counters), frame deficit, the
+   * driver's pacing p99 (`voiceDriverStats`), CPU, memory, and prom-client's process
+   * metrics; Lavalink's metric names where it has one. Default: the config's
+   * `metricsEnabled`/`metricsEndpoint`, else off.
+   */
+  metrics?: boolean | { endpoint?: string };
+  /** Extra REST routes answered after auth; return true when answered. */
   extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> | boolean;
   /** Log hook (never gets passwords or voice tokens). Default: none. */
   logger?: (entry: NodeLogEntry) => void;
@@ -155,12 +165,23 @@ export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Prom
     loadTracks: options.loadTracks ?? defaultLoader,
     extra: options.extraRoutes,
   };
+  const metricsOption = options.metrics ?? (cfg?.metricsEnabled ? { endpoint: cfg.metricsEndpoint } : false);
+  const metricsPath = metricsOption === false ? null : metricsOption === true ? '/metrics' : (metricsOption.endpoint ?? '/metrics');
+  const metrics = metricsPath !== null ? new NodeMetricsFeed(() => sessions.values(), stats) : null;
   const sockets = new LavalinkSocketServer({
     ctx,
     sessions,
     sendStats: (s) => s.send({ op: 'stats', ...stats.collect(true) }),
   });
   const server = createServer((req, res) => {
+    if (metrics && req.method === 'GET' && new URL(req.url ?? '/', 'http://node').pathname === metricsPath) {
+      metrics.respond(res).catch((err: unknown) => {
+        ctx.log({ level: 'error', message: `metrics failed: ${String(err)}` });
+        if (!res.headersSent) sendError(res, 500, 'Internal Server Error', metricsPath);
+        else res.destroy();
+      });
+      return;
+    }
     handleRequest(services, req, res).catch((err: unknown) => {
       ctx.log({ level: 'error', message: `request failed: ${String(err)}` });
       try {
@@ -198,6 +219,7 @@ export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Prom
     close() {
       closing ??= new Promise<void>((resolve) => {
         clearInterval(statsTimer);
+        metrics?.close();
         for (const s of [...sessions.values()]) s.end(1001, 'node shutting down');
         sockets.close();
         server.close(() => resolve());

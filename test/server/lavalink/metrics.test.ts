@@ -1,5 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { register as globalRegistry } from 'prom-client';
+import { WebSocket } from 'ws';
+import { findFfmpeg } from '../../../src/sources/findFfmpeg';
 import { createNodeMetrics } from '../../../src/server/lavalink/metrics';
+import { startLavalinkNode } from '../../../src/server/lavalink/startLavalinkNode';
+import { encodeTrack } from '../../../src/server/lavalink/trackCodec';
+import { startVoiceServer } from '../../../src/testing';
 
 interface Family {
   help?: string;
@@ -117,4 +126,67 @@ describe('createNodeMetrics', () => {
     expect(value(f, 'lavalink_players_total')).toBe(2);
     expect(value(f, 'rxvoice_frames_sent_total')).toBe(10);
   });
+});
+
+describe('the node serves /metrics', () => {
+  it('without authorization, fed with real numbers: players, frames sent, pacing p99, CPU, memory; 401 when off', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rxvoice-metrics-'));
+    const file = path.join(dir, 'tone.mp3');
+    execFileSync(findFfmpeg(), ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-ac', '2', '-ar', '48000', file]);
+    const voice = await startVoiceServer();
+    const node = await startLavalinkNode({ port: 0, address: '127.0.0.1', dave: false, metrics: true, sources: { local: true } });
+    const off = await startLavalinkNode({ port: 0, address: '127.0.0.1', dave: false });
+    const base = `http://127.0.0.1:${node.port}`;
+    const user = '1300000000000000091';
+    const guild = '1200000000000000091';
+    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/v4/websocket`, { headers: { Authorization: 'youshallnotpass', 'User-Id': user } });
+    try {
+      const sessionId = await new Promise<string>((resolve, reject) => {
+        ws.on('message', (d) => {
+          const m = JSON.parse(String(d)) as { op: string; sessionId?: string };
+          if (m.op === 'ready' && m.sessionId) resolve(m.sessionId);
+        });
+        ws.on('error', reject);
+      });
+      const before = parse(await (await fetch(`${base}/metrics`)).text());
+      expect(value(before, 'lavalink_players_total')).toBe(0);
+
+      const creds = { serverId: guild, channelId: '1100000000000000091', userId: user, sessionId: 'metrics-voice', token: 'metrics-token' };
+      voice.registerSession(creds);
+      const encoded = encodeTrack({
+        info: { identifier: file, isSeekable: true, author: 'rxvoice', length: 4000, isStream: false, position: 0, title: 'Tone', uri: file, artworkUrl: null, isrc: null, sourceName: 'local' },
+      });
+      const patch = await fetch(`${base}/v4/sessions/${sessionId}/players/${guild}`, {
+        method: 'PATCH',
+        headers: { Authorization: 'youshallnotpass', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ track: { encoded }, voice: { token: creds.token, endpoint: voice.wsUrl, sessionId: creds.sessionId, channelId: creds.channelId } }),
+      });
+      expect([patch.status, patch.status === 200 ? "" : await patch.text()]).toEqual([200, ""]);
+      const end = Date.now() + 10_000;
+      while ((voice.receivedFrom(user)?.frames ?? 0) < 100 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+
+      const res = await fetch(`${base}/metrics`); // no Authorization: served anyway, as Lavalink does
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const f = parse(await res.text());
+      expect(value(f, 'lavalink_players_total')).toBe(1);
+      expect(value(f, 'lavalink_playing_players_total')).toBe(1);
+      expect(value(f, 'rxvoice_frames_sent_total')).toBeGreaterThan(50);
+      const p99 = value(f, 'rxvoice_pacing_p99_milliseconds')!;
+      expect(p99).toBeGreaterThan(0);
+      expect(p99).toBeLessThanOrEqual(100);
+      expect(value(f, 'lavalink_cpu_cores')).toBeGreaterThan(0);
+      expect(value(f, 'lavalink_memory_used_bytes')).toBeGreaterThan(0);
+      expect(value(f, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+
+      // Off by default (as Lavalink): the path is an ordinary route, behind auth.
+      expect((await fetch(`http://127.0.0.1:${off.port}/metrics`)).status).toBe(401);
+    } finally {
+      ws.close();
+      await node.close();
+      await off.close();
+      await voice.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
