@@ -71,3 +71,14 @@ test('examples/filters.ts switches Lavalink filters live: nightcore, bass boost,
   expect(eightD.max).toBeGreaterThan(0.8);
   expect(seg('karaoke').level).toBeLessThan(plain.level - 8);
 }, 60_000);
+
+test('examples/lavalink-client.ts: lavalink-client plays through the rxvoice node into the emulator, end-to-end encrypted', () => {
+  const res = run('examples/lavalink-client.ts');
+  expect(res.status).toBe(0);
+  expect(res.stdout).toMatch(/^loadtracks: track/m);
+  expect(res.stdout).toMatch(/^trackStart: /m);
+  const [heardMs, relayed, e2ee] = /heard (\d+) ms of audio .*relayed (\d+) packets, (\d+) end-to-end encrypted/.exec(res.stdout)!.slice(1).map(Number);
+  // 8 s of playing (3 s plain, 5 s nightcore); margins for a loaded machine.
+  expect(heardMs).toBeGreaterThan(6000);
+  expect(e2ee).toBeGreaterThan(relayed * 0.9);
+}, 60_000);
