@@ -40,12 +40,13 @@ export function checkAuth(header: string | string[] | undefined, password: strin
  * JSON error body (500 for the unexpected ones).
  */
 export async function handleRequest(services: RouteServices, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://node');
-  const path = url.pathname;
-  const trace = url.searchParams.get('trace') === 'true';
-  services.ctx.log({ level: 'debug', message: `${req.method} ${url.pathname}${url.search}` });
+  const url = parseRequestUrl(req.url);
+  const path = url?.pathname ?? (req.url ?? '/').split('?')[0];
+  const trace = url?.searchParams.get('trace') === 'true';
+  services.ctx.log({ level: 'debug', message: `${req.method} ${path}${url?.search ?? ''}` });
   try {
     checkAuth(req.headers.authorization, services.ctx.password);
+    if (!url) throw new LavalinkHttpError(400, 'Malformed request URL');
     await route(services, req, res, url);
   } catch (err) {
     const status = err instanceof LavalinkHttpError ? err.status : 500;
@@ -53,6 +54,24 @@ export async function handleRequest(services: RouteServices, req: IncomingMessag
     if (status === 413 && !res.headersSent) res.setHeader('Connection', 'close'); // the rest of the body is not read
     if (status === 500) services.ctx.log({ level: 'error', message: `${req.method} ${path} failed: ${message}` });
     sendError(res, status, message, path, trace && err instanceof Error ? err.stack : undefined);
+  }
+}
+
+/** The request target as a URL, or null when it does not parse (e.g. `//host:port-like` paths). */
+export function parseRequestUrl(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://node');
+  } catch {
+    return null;
+  }
+}
+
+/** A path segment, percent-decoded. @throws {LavalinkHttpError} 400 when the escapes are malformed. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new LavalinkHttpError(400, `Malformed percent-encoding in path segment ${JSON.stringify(segment)}`);
   }
 }
 
@@ -97,9 +116,9 @@ async function route(s: RouteServices, req: IncomingMessage, res: ServerResponse
   }
   const m = /^\/v4\/sessions\/([^/]+)(?:\/players(?:\/([^/]+))?)?$/.exec(path);
   if (m) {
-    const session = s.sessions.get(decodeURIComponent(m[1]));
+    const session = s.sessions.get(decodeSegment(m[1]));
     const isPlayers = path.includes('/players');
-    const guildId = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
+    const guildId = m[2] !== undefined ? decodeSegment(m[2]) : undefined;
     if (!isPlayers) {
       if (method !== 'PATCH') throw methodNotAllowed();
       if (!session) throw new LavalinkHttpError(404, 'Session not found');

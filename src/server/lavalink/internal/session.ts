@@ -59,11 +59,21 @@ export class Session implements MessageSink {
     }
   }
 
-  /** Attaches a client's socket (a new session, or a resume: `ready{resumed:true}`, queued messages, a playerUpdate per player). */
+  /**
+   * Attaches a client's socket (a new session, or a resume: `ready{resumed:true}`, queued
+   * messages, a playerUpdate per player). A socket still attached is closed first (a resume
+   * from a client whose old connection the node had not yet seen die); its close no longer
+   * concerns the session.
+   */
   attach(socket: WebSocket, resumed: boolean): void {
     if (this.expiry) clearTimeout(this.expiry);
     this.expiry = null;
+    const previous = this.socket;
     this.socket = socket;
+    if (previous && previous !== socket) {
+      this.ctx.log({ level: 'info', message: `session ${this.id}: a resume replaces its previous socket` });
+      previous.terminate();
+    }
     this.send({ op: 'ready', resumed, sessionId: this.id });
     if (resumed) {
       for (const text of this.queue.splice(0)) socket.send(text);

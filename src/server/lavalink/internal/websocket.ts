@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { NodeContext } from './context';
 import { errorBody, LavalinkHttpError } from './http';
-import { checkAuth } from './routes';
+import { checkAuth, parseRequestUrl } from './routes';
 import { newSessionId, Session } from './session';
 
 /** What the WebSocket endpoint needs from the node. */
@@ -16,14 +16,14 @@ export interface SocketServices {
 }
 
 interface Pending {
-  session: Session;
   resumed: boolean;
 }
 
 /**
  * `/v4/websocket` (docs/api/websocket.md "Opening a connection"): checks `Authorization`
  * (401 missing, 403 wrong) and `User-Id` (400 missing or 0), resumes a session named by
- * `Session-Id` if it waits for its client, answers with `Session-Resumed` in the handshake,
+ * `Session-Id` if it has resuming enabled and belongs to that user (taking it over from a
+ * socket that still looks open), answers with `Session-Resumed` in the handshake,
  * then `ready` and a first `stats`. Incoming messages are ignored (v4 has no client ops);
  * pings are answered by `ws`.
  */
@@ -41,8 +41,10 @@ export class LavalinkSocketServer {
   /** Handles an HTTP upgrade (any path; only `/v4/websocket` is accepted). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
-    const path = new URL(req.url ?? '/', 'http://node').pathname;
+    const url = parseRequestUrl(req.url);
+    const path = url?.pathname ?? '/';
     try {
+      if (!url) throw new LavalinkHttpError(400, 'Malformed request URL');
       if (path !== '/v4/websocket') throw new LavalinkHttpError(404, 'Not Found');
       checkAuth(req.headers.authorization, this.services.ctx.password);
       const userId = header(req, 'user-id');
@@ -50,24 +52,20 @@ export class LavalinkSocketServer {
       const clientName = header(req, 'client-name') ?? 'unknown';
       const wanted = header(req, 'session-id');
       const old = wanted !== undefined ? this.services.sessions.get(wanted) : undefined;
-      const resumed = old !== undefined && old.resuming && !old.online && old.userId === userId;
-      let session: Session;
-      if (resumed && old) {
-        session = old;
-      } else {
-        let id = newSessionId();
-        while (this.services.sessions.has(id)) id = newSessionId();
-        session = new Session(id, userId, clientName, this.services.ctx, (s) => {
-          if (this.services.sessions.get(s.id) === s) this.services.sessions.delete(s.id);
-        });
-        this.services.sessions.set(id, session);
-      }
-      this.pending.set(req, { session, resumed });
+      // A resume takes the session over even while its old socket still looks open: a client
+      // that reconnects with Session-Id has given that socket up (a half-open TCP connection
+      // is only noticed by the server much later), so the old socket is closed.
+      const resumed = old !== undefined && old.resuming && old.userId === userId;
+      // The session is made (or taken over) only once the handshake succeeded: a failed
+      // handshake (bad Sec-WebSocket-Key, …) must leave nothing behind.
+      this.pending.set(req, { resumed });
       this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         ws.on('error', () => undefined);
         ws.on('message', () => undefined);
-        this.services.ctx.log({ level: 'info', message: `${resumed ? 'resumed' : 'new'} session ${session.id} for ${clientName} (user ${userId})` });
-        session.attach(ws, resumed);
+        const session = resumed && old && this.services.sessions.get(old.id) === old ? old : this.newSession(userId, clientName);
+        const wasResumed = session === old;
+        this.services.ctx.log({ level: 'info', message: `${wasResumed ? 'resumed' : 'new'} session ${session.id} for ${clientName} (user ${userId})` });
+        session.attach(ws, wasResumed);
         this.services.sendStats(session);
       });
     } catch (err) {
@@ -77,6 +75,16 @@ export class LavalinkSocketServer {
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nLavalink-Api-Version: 4\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     }
+  }
+
+  private newSession(userId: string, clientName: string): Session {
+    let id = newSessionId();
+    while (this.services.sessions.has(id)) id = newSessionId();
+    const session = new Session(id, userId, clientName, this.services.ctx, (s) => {
+      if (this.services.sessions.get(s.id) === s) this.services.sessions.delete(s.id);
+    });
+    this.services.sessions.set(id, session);
+    return session;
   }
 
   /** Closes every client socket. */
