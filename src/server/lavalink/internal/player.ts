@@ -1,6 +1,7 @@
-import { BehaviorSubject, defer, type Observable, type Subscription, takeWhile } from 'rxjs';
-import type { OpusPacket } from '../../../core/audioFormat';
-import { frameMediaMs } from '../../../core/mediaTime';
+import { BehaviorSubject, defer, Observable, type Subscription, takeWhile } from 'rxjs';
+import { FRAME_MS, type OpusPacket, type PcmFrame } from '../../../core/audioFormat';
+import { DemandGate, withDemand } from '../../../core/FrameDemand';
+import { frameMediaMs, setFrameMediaMs } from '../../../core/mediaTime';
 import { connectVoice, type VoiceConnection } from '../../../gateway/connectVoice';
 import type { VoiceConnectionState } from '../../../gateway/VoiceConnectionState';
 import { filters as filtersOperator, type FiltersConfig } from '../../../operators/filters';
@@ -58,9 +59,138 @@ export interface FrameCounters {
   nulled: number;
 }
 
-/** Extra `ffmpeg` input options for network inputs: reconnect when the server drops the connection. */
-function inputArgs(uri: string): string[] {
-  return /^https?:\/\//i.test(uri) ? ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2'] : [];
+/** Whether `uri` is read over the network (ffmpeg's http/https protocols). */
+function isHttp(uri: string): boolean {
+  return /^https?:\/\//i.test(uri);
+}
+
+/**
+ * Extra `ffmpeg` input options for network inputs. ffmpeg reconnects by itself when the server
+ * drops the connection (at the byte offset, with a Range request; a live stream from where it
+ * is now), trying for about a second (`-reconnect_delay_max 2`: attempts after 0 s and 1 s);
+ * a read that hangs fails after {@link READ_TIMEOUT_MS}. For a live stream (`isStream`),
+ * `-xerror` makes ffmpeg exit non-zero when its input fails, instead of ending as if the stream
+ * were over (exit code 0), so that {@link reconnecting} can tell a drop from the end.
+ * Verified with the bundled ffmpeg 4.1, which has no `-reconnect_on_network_error`.
+ */
+function inputArgs(uri: string, isStream: boolean): string[] {
+  if (!isHttp(uri)) return [];
+  return [
+    ...(isStream ? ['-xerror'] : []),
+    '-reconnect',
+    '1',
+    '-reconnect_streamed',
+    '1',
+    '-reconnect_delay_max',
+    '2',
+    '-rw_timeout',
+    String(READ_TIMEOUT_MS * 1000),
+  ];
+}
+
+/** A network read that gets no data for this long fails (ffmpeg's `-rw_timeout`), ms. */
+const READ_TIMEOUT_MS = 10_000;
+/** A track whose input dropped is re-opened for at most this long without getting audio, ms. */
+const RECONNECT_WINDOW_MS = 30_000;
+/** Waits before each re-open after a drop (the last one repeats), ms. */
+const RECONNECT_DELAYS_MS = [0, 250, 500, 500, 1000];
+/** A file input that ends more than this before its length ended early (the connection dropped), ms. */
+const TRUNCATION_SLACK_MS = 1000;
+
+/** What {@link reconnecting} needs to know about the input. */
+interface ReconnectingInput {
+  readonly uri: string;
+  /** A live stream: any failure after audio came is a drop (ffmpeg runs with `-xerror`). */
+  readonly isStream: boolean;
+  /** The input's length, ms (files): ending earlier than this is a drop. */
+  readonly lengthMs: number;
+  /** Where to start, ms. */
+  readonly startMs: number;
+  /** Told about every re-open (for the log). */
+  readonly onReconnect: (attempt: number, atMs: number, why: string) => void;
+}
+
+/**
+ * `ffmpegSource` of a network input that survives the connection dropping: once audio has come,
+ * a failure of ffmpeg (a drop it could not reconnect by itself), or — for a file — ending more
+ * than {@link TRUNCATION_SLACK_MS} before its length, re-opens the input at the media position
+ * reached (a live stream: where it is now), again and again for up to
+ * {@link RECONNECT_WINDOW_MS} without audio (waits {@link RECONNECT_DELAYS_MS}); then the last
+ * error is the source's error. A re-open that ends cleanly without audio is the end. Failing
+ * before any audio came is not retried (a dead URL fails at once). Demand-aware: the inner
+ * `ffmpegSource` runs under this source's gate, so seeks reach it, and a seek while waiting to
+ * re-open re-opens there at once.
+ */
+function reconnecting(input: ReconnectingInput): Observable<PcmFrame> {
+  return new Observable<PcmFrame>((subscriber) => {
+    const gate = new DemandGate(subscriber);
+    let run: Subscription | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    /** Media position of the next frame, ms. */
+    let nextMs = input.startMs;
+    let everAudio = false;
+    let audioThisRun = false;
+    let lastAudioAt = Date.now();
+    let attempt = 0;
+
+    const retryOrEnd = (error: unknown): void => {
+      const waited = Date.now() - lastAudioAt;
+      if (!everAudio || waited > RECONNECT_WINDOW_MS) {
+        if (error === null) subscriber.complete();
+        else subscriber.error(error);
+        return;
+      }
+      const delay = RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)];
+      attempt++;
+      const why = error === null ? `ended at ${nextMs} ms of ${input.lengthMs} ms` : error instanceof Error ? error.message.split('\n')[0] : String(error);
+      input.onReconnect(attempt, nextMs, why);
+      timer = setTimeout(() => start(nextMs), delay);
+    };
+
+    const start = (fromMs: number): void => {
+      timer = undefined;
+      audioThisRun = false;
+      nextMs = fromMs;
+      // A live stream is re-opened where it is now: its frames go on from the position reached.
+      const offsetMs = input.isStream ? fromMs : 0;
+      run = withDemand(gate, () =>
+        ffmpegSource(input.uri, { seekMs: input.isStream ? 0 : fromMs, args: inputArgs(input.uri, input.isStream) }).subscribe({
+          next: (frame) => {
+            if (offsetMs > 0) setFrameMediaMs(frame, (frameMediaMs(frame) ?? 0) + offsetMs);
+            nextMs = (frameMediaMs(frame) ?? nextMs) + FRAME_MS;
+            everAudio = true;
+            audioThisRun = true;
+            lastAudioAt = Date.now();
+            attempt = 0;
+            gate.emit(subscriber, frame);
+          },
+          error: (err: unknown) => retryOrEnd(err),
+          complete: () => {
+            const early = !input.isStream && nextMs < input.lengthMs - TRUNCATION_SLACK_MS;
+            // A file that ended early dropped; a re-open that brought nothing more is the real end.
+            if (early && audioThisRun) retryOrEnd(null);
+            else subscriber.complete();
+          },
+        }),
+      );
+    };
+
+    const seeks = gate.seek$.subscribe((ms) => {
+      nextMs = Math.max(0, ms);
+      if (timer !== undefined) {
+        // Waiting to re-open: go there now (a running ffmpeg follows the seek by itself).
+        clearTimeout(timer);
+        start(nextMs);
+      }
+    });
+    start(input.startMs);
+    return () => {
+      clearTimeout(timer);
+      seeks.unsubscribe();
+      run?.unsubscribe();
+      gate.dispose();
+    };
+  });
 }
 
 /**
@@ -103,7 +233,7 @@ export class NodePlayer {
   ) {
     this.updateTimer = setInterval(() => this.sendPlayerUpdate(), ctx.playerUpdateIntervalMs);
     this.updateTimer.unref();
-    this.stuckTimer = setInterval(() => this.checkStuck(), 500);
+    this.stuckTimer = setInterval(() => this.checkStuck(), 250);
     this.stuckTimer.unref();
   }
 
@@ -209,7 +339,6 @@ export class NodePlayer {
     const c = this.current;
     if (!c) return;
     this.lastMoveAt = Date.now();
-    this.stuckReported = false;
     if (this.rx && this.rx.state.track?.data === c) this.rx.seek(Math.max(0, positionMs));
     else c.startMs = Math.max(0, positionMs);
     this.sendPlayerUpdate();
@@ -270,8 +399,19 @@ export class NodePlayer {
 
   private rxTrack(c: PlayCtx): { source: Observable<OpusPacket>; title: string; data: PlayCtx } {
     const uri = c.track.info.uri ?? c.track.info.identifier;
+    const { isStream, length } = c.track.info;
     const source = defer(() =>
-      ffmpegSource(uri, { seekMs: c.startMs, args: inputArgs(uri) }).pipe(
+      (isHttp(uri)
+        ? reconnecting({
+            uri,
+            isStream,
+            lengthMs: isStream ? Number.MAX_SAFE_INTEGER : length,
+            startMs: c.startMs,
+            onReconnect: (attempt, atMs, why) =>
+              this.ctx.log({ level: 'warn', message: `guild ${this.guildId}: input dropped (${why}); re-opening at ${atMs} ms (attempt ${attempt})`, data: { uri } }),
+          })
+        : ffmpegSource(uri, { seekMs: c.startMs })
+      ).pipe(
         takeWhile((frame) => c.endTime === null || (frameMediaMs(frame) ?? 0) < c.endTime),
         filtersOperator(this.filters$, { onError: (e) => this.ctx.log({ level: 'warn', message: `filters: ${e.message}` }) }),
         volumeOperator(this.gain$),
@@ -306,7 +446,6 @@ export class NodePlayer {
         if (Math.round(p.positionMs) !== this.lastPosition) {
           this.lastPosition = Math.round(p.positionMs);
           this.lastMoveAt = Date.now();
-          this.stuckReported = false;
         }
       }),
     ];
@@ -333,15 +472,18 @@ export class NodePlayer {
     this.connected = s.status === 'ready';
     if (s.status === 'ready') {
       this.reconnectingReported = false;
+      this.lastMoveAt = Date.now(); // no audio could be sent before: the stuck clock starts now
       return;
     }
     if (s.status === 'reconnecting' && !this.reconnectingReported) {
       this.reconnectingReported = true;
       const m = /closed with (\d+)/.exec(s.reason);
-      this.sendClosed(m ? Number(m[1]) : 1006, s.reason, m !== null);
+      const code = m ? Number(m[1]) : 1006;
+      // 1006: no close frame came (refused, reset, timed out) — closed on this side, not by the server.
+      this.sendClosed(code, s.reason, code !== 1006);
     } else if (s.status === 'disconnected') {
       const code = s.error.closeCode;
-      this.sendClosed(code ?? 1006, s.error.message, code !== null);
+      this.sendClosed(code ?? 1006, s.error.message, code !== null && code !== 1006);
     }
   }
 
@@ -371,8 +513,10 @@ export class NodePlayer {
       c.ended = true;
       if (c === this.current) this.current = null; // before TrackEndEvent: clients play the next track right away
       if (e.reason === 'failed') {
+        // As lavaplayer: the exception first; `loadFailed` only when no audio of the track was
+        // played, else `finished` (a track that broke off after playing a while).
         this.sink.send({ op: 'event', type: 'TrackExceptionEvent', guildId: this.guildId, track: c.track, exception: exceptionOf(e.error) });
-        this.sendEnd(c, 'loadFailed');
+        this.sendEnd(c, c.started ? 'finished' : 'loadFailed');
       } else if (e.reason === 'finished') {
         this.sendEnd(c, 'finished');
       } else {
@@ -402,12 +546,21 @@ export class NodePlayer {
     this.sink.send({ op: 'event', type: 'TrackEndEvent', guildId: this.guildId, track: c.track, reason });
   }
 
+  /**
+   * TrackStuckEvent when the current track, once started, sent no audio for
+   * `trackStuckThresholdMs` while it should (connected, not paused). As lavaplayer: at most once
+   * per track (until the next `play`), the track is not ended (it plays on if audio comes back;
+   * the client decides what to do), and a playerUpdate follows. Unlike lavaplayer, loading does
+   * not count (this node sends TrackStartEvent with the first audio, and a stuck event must not
+   * come before it); a load that hangs fails after ffmpeg's read timeout instead.
+   */
   private checkStuck(): void {
     const c = this.current;
     if (!c || !c.started || this.pausedFlag || !this.connected || this.stuckReported) return;
     if (Date.now() - this.lastMoveAt < this.ctx.trackStuckThresholdMs) return;
     this.stuckReported = true;
     this.sink.send({ op: 'event', type: 'TrackStuckEvent', guildId: this.guildId, track: c.track, thresholdMs: this.ctx.trackStuckThresholdMs });
+    this.sendPlayerUpdate();
   }
 }
 
