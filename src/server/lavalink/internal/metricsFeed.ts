@@ -80,14 +80,15 @@ export class NodeMetricsFeed {
     for (const session of this.sessions()) {
       for (const p of session.players.values()) {
         const t = p.frameTotals();
-        const before = this.last.get(p);
+        const seen = this.last.get(p);
         this.last.set(p, t);
-        if (!before) continue;
+        // A player's counts start at 0: first seen, all of them are new.
+        const before = seen ?? { sent: 0, nulled: 0 };
         const ds = Math.max(0, t.sent - before.sent);
         const dn = Math.max(0, t.nulled - before.nulled);
         this.sentTotal += ds;
         this.nulledTotal += dn;
-        if (p.playing) {
+        if (seen && p.playing) {
           this.expected += seconds;
           this.got += (ds + dn) / EXPECTED_PER_SECOND;
         }
