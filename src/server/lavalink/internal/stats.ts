@@ -77,8 +77,10 @@ export class StatsCollector {
       for (const p of s.players.values()) {
         const totals = p.frameTotals();
         const last = this.lastFrames.get(p);
+        // Windows of at least a second: a shorter one keeps the older sample.
+        if (last && now - last.at < 1000) continue;
         this.lastFrames.set(p, { ...totals, at: now });
-        if (!last || !p.playing || now - last.at < 1000) continue;
+        if (!last || !p.playing) continue;
         const scale = 60_000 / (now - last.at);
         const ds = Math.max(0, totals.sent - last.sent) * scale;
         const dn = Math.max(0, totals.nulled - last.nulled) * scale;
