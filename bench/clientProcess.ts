@@ -23,7 +23,7 @@
  */
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { liveChildPids, liveChildrenCpuMs, monoMs, procCpuMs, sleep } from './lib/common';
+import { childrenCpuMsNow, liveChildPids, liveChildrenCpuMs, monoMs, procCpuMs, sleep } from './lib/common';
 
 export interface ClientConfig {
   lib: 'rxvoice' | 'djs';
@@ -31,7 +31,25 @@ export interface ClientConfig {
   runId: string;
   endpoint: string;
   n: number;
-  input: { kind: 'ogg' | 'mp3'; path: string; durationMs: number };
+  /**
+   * `mp3`: a file path or an http URL, decoded by ffmpeg. `bitrate` (rxvoice's `opusEncode`;
+   * default 96000) and `ffmpegArgs` (extra ffmpeg input arguments, rxvoice only) let a run
+   * match another pipeline (the Lavalink node's: `opusEncode()` at 64 kb/s, reconnect options).
+   */
+  input: {
+    kind: 'ogg' | 'mp3';
+    path: string;
+    durationMs: number;
+    bitrate?: number;
+    ffmpegArgs?: string[];
+    /**
+     * rxvoice, mp3 only: `sink` (default) `ffmpegSource → opusEncode → voiceSink(conn)`;
+     * `player`: what the Lavalink node's player runs, `createPlayer(conn, { leadMs: 400 })`
+     * playing `ffmpegSource → takeWhile → filters(filters$) → volume(gain$) → opusEncode()`
+     * with no filter set and gain 1 (src/server/lavalink/internal/player.ts), without the node.
+     */
+    pipeline?: 'sink' | 'player';
+  };
   mode: 'together' | 'join';
   /** `join` mode: sequential joins. */
   joins?: number;
@@ -48,6 +66,11 @@ export interface ClientConfig {
   maxPlayMs?: number;
   /** Stop playback after this long, ms, by design (long inputs); not an error. */
   stopAfterMs?: number;
+  /**
+   * With `stopAfterMs`: stop every stream when it elapses (unsubscribe / `player.stop()`: ffmpeg
+   * children exit) rather than leaving them to the connections' destruction.
+   */
+  stopStreamsAtEnd?: boolean;
   /** Pause between connecting and playing, and after playing, ms. Default 500. */
   settleMs?: number;
   /**
@@ -85,6 +108,8 @@ export interface ClientResult {
   /** Wall-clock window the CPU was measured in (monotonic ms). */
   window: { start: number; end: number } | null;
   cpuMsInWindow: number;
+  /** CPU of this process's children (ffmpeg) in the same window: reaped (cutime) + live ones, ms. */
+  childrenCpuMsInWindow: number;
   /** Whole playback (start → all ended), this process and its reaped ffmpeg children, ms. */
   playCpuSelfMs: number;
   playCpuChildrenMs: number;
@@ -101,6 +126,8 @@ export interface ClientResult {
 interface Stream {
   /** Resolves when playback ended. */
   done: Promise<void>;
+  /** Stops playback (`done` then resolves). */
+  stop(): void;
 }
 
 interface Connection {
@@ -115,6 +142,8 @@ interface Lib {
   /** Joins; resolves when ready. `onServerUpdate` is called right before VOICE_SERVER_UPDATE is fed. */
   connect(i: number, onServerUpdate: () => void, playAtOnce: boolean): Promise<Connection>;
   extra(): Record<string, unknown>;
+  /** Frames sent and underruns so far, all streams (rxvoice: their last progress). */
+  counters?(): { sent: number; underruns: number };
 }
 
 const config = JSON.parse(process.argv[2]) as ClientConfig;
@@ -223,6 +252,8 @@ function rxvoiceLib(): Lib {
   let framesLate = 0;
   let underruns = 0;
   let dropped = 0;
+  let framesSent = 0;
+  const progress: Array<() => import('../src').PlaybackProgress | null> = [];
   // Diagnostics: how late the shared clock's ticks ran (one more listener on it).
   const lateness: number[] = [];
   let stopLateness: (() => void) | null = null;
@@ -247,21 +278,74 @@ function rxvoiceLib(): Lib {
         const source =
           config.input.kind === 'ogg'
             ? rx.oggOpusSource(config.input.path)
-            : rx.ffmpegSource(config.input.path).pipe(rx.opusEncode({ bitrate: 96_000 }));
+            : rx.ffmpegSource(config.input.path, { args: config.input.ffmpegArgs }).pipe(rx.opusEncode({ bitrate: config.input.bitrate ?? 96_000 }));
         let last: import('../src').PlaybackProgress | null = null;
+        progress.push(() => last);
+        let sub: import('rxjs').Subscription | null = null;
+        let stopped = (): void => undefined;
+        let counted = false;
+        const count = (): void => {
+          if (counted) return;
+          counted = true;
+          framesLate += last?.framesLate ?? 0;
+          underruns += last?.underruns ?? 0;
+          dropped += last?.droppedFrames ?? 0;
+          framesSent += last?.framesSent ?? 0;
+        };
+        if (config.input.kind === 'mp3' && config.input.pipeline === 'player') {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const { BehaviorSubject, defer, takeWhile } = require('rxjs') as typeof import('rxjs');
+          const filters$ = new BehaviorSubject<import('../src').FiltersConfig>({});
+          const gain$ = new BehaviorSubject<number>(1);
+          const input = config.input;
+          const player = rx.createPlayer<null>(conn, { leadMs: 400 });
+          const endTime: number | null = null;
+          const track = defer(() =>
+            rx.ffmpegSource(input.path, { seekMs: 0, args: input.ffmpegArgs }).pipe(
+              takeWhile(() => endTime === null),
+              rx.filters(filters$),
+              rx.volume(gain$),
+              rx.opusEncode(),
+            ),
+          );
+          player.progress$.subscribe((p) => (last = p));
+          const done = new Promise<void>((resolve, reject) => {
+            stopped = resolve;
+            player.events$.subscribe((e) => {
+              if (e.type === 'end') {
+                count();
+                if (e.reason === 'failed') reject(e.error instanceof Error ? e.error : new Error(String(e.error)));
+                else resolve();
+              }
+            });
+          });
+          player.enqueue({ source: track, title: 'bench', data: null });
+          return {
+            done,
+            stop: () => {
+              count();
+              player.destroy();
+              stopped();
+            },
+          };
+        }
         const done = new Promise<void>((resolve, reject) => {
-          source.pipe(rx.voiceSink(conn)).subscribe({
+          stopped = resolve;
+          sub = source.pipe(rx.voiceSink(conn)).subscribe({
             next: (p) => (last = p),
             error: (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
             complete: () => {
-              framesLate += last?.framesLate ?? 0;
-              underruns += last?.underruns ?? 0;
-              dropped += last?.droppedFrames ?? 0;
+              count();
               resolve();
             },
           });
         });
-        return { done };
+        const stop = (): void => {
+          count(); // the counts so far (unsubscribing ends the stream without `complete`)
+          (sub as import('rxjs').Subscription | null)?.unsubscribe();
+          stopped();
+        };
+        return { done, stop };
       };
       const early = playAtOnce ? play() : null;
       const ready = conn.ready(120_000).then(() => undefined);
@@ -279,7 +363,17 @@ function rxvoiceLib(): Lib {
       const sorted = lateness.slice(100).sort((a, b) => a - b); // after the start-up ticks
       const q = (p: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) * 1000) / 1000;
       const clockLatenessMs = inProcess ? { p50: q(0.5), p99: q(0.99), max: q(1) } : null;
-      return { framesLate, underruns, droppedFrames: dropped, clockLatenessMs, driver };
+      return { framesLate, underruns, droppedFrames: dropped, framesSent, clockLatenessMs, driver };
+    },
+    counters: () => {
+      let sent = 0;
+      let under = 0;
+      for (const p of progress) {
+        const last = p();
+        sent += last?.framesSent ?? 0;
+        under += last?.underruns ?? 0;
+      }
+      return { sent, underruns: under };
     },
   };
 }
@@ -314,7 +408,7 @@ function djsLib(): Lib {
         });
         conn.subscribe(player);
         player.play(resource);
-        return { done };
+        return { done, stop: () => void player.stop(true) };
       };
       const early = playAtOnce ? play() : null;
       const ready = voice.entersState(conn, voice.VoiceConnectionStatus.Ready, 120_000).then(() => undefined);
@@ -357,6 +451,7 @@ async function main(): Promise<void> {
     connectMs: 0,
     window: null,
     cpuMsInWindow: 0,
+    childrenCpuMsInWindow: 0,
     playCpuSelfMs: 0,
     playCpuChildrenMs: 0,
     playWallMs: 0,
@@ -443,12 +538,16 @@ async function main(): Promise<void> {
     const start = monoMs();
     const streams = conns.map((c) => c.play());
     let windowCpu0 = 0;
+    let windowChildren0 = 0;
+    let frames0: { sent: number; underruns: number } | null = null;
     const windowStart = start + warmup;
     const playFor = config.stopAfterMs ?? durationMs;
     const windowEnd = start + playFor - tail;
     const w1 = setTimeout(() => {
       const u = process.cpuUsage();
       windowCpu0 = (u.user + u.system) / 1000;
+      windowChildren0 = childrenCpuMsNow();
+      frames0 = lib.counters?.() ?? null;
       result.window = { start: monoMs(), end: 0 };
       result.extra.daveActive = conns.filter((c) => c.daveActive()).length;
       result.extra.osThreadsInWindow = osThreads();
@@ -457,6 +556,10 @@ async function main(): Promise<void> {
     const w2 = setTimeout(() => {
       const u = process.cpuUsage();
       result.cpuMsInWindow = (u.user + u.system) / 1000 - windowCpu0;
+      result.childrenCpuMsInWindow = childrenCpuMsNow() - windowChildren0;
+      const frames1 = lib.counters?.();
+      // rxvoice: audio frames sent and underruns (ticks without a frame) of all streams in the window.
+      if (frames0 && frames1) result.extra.framesInWindow = { sent: frames1.sent - frames0.sent, underruns: frames1.underruns - frames0.underruns };
       if (result.window) result.window.end = monoMs();
       busy.inWindow = { blockedMs: busy.blockedMs - busy.atWindowStart.blockedMs, spinCpuMs: busy.spinCpuMs - busy.atWindowStart.spinCpuMs };
     }, windowEnd - monoMs());
@@ -471,6 +574,7 @@ async function main(): Promise<void> {
     );
     if ((await Promise.race([all.then(() => 'ok' as const), limit])) === 'timeout' && config.stopAfterMs === undefined) note('playback timeout');
     result.playWallMs = monoMs() - start;
+    if (config.stopStreamsAtEnd) for (const s of streams) s.stop();
     if (busyTimer) {
       clearInterval(busyTimer);
       const { blocks, blockedMs, spinCpuMs, inWindow, phases } = busy;

@@ -20,6 +20,7 @@ import type { EmulatorReport } from './emulatorProcess';
 import { buildJs, JS_DIR } from './lib/build';
 import { BENCH_DIR, monoMs, quantile, RESULTS_DIR, ROOT, round, slope, udpRcvbufErrors } from './lib/common';
 import { mp3Clip, oggClip, oggHour, type Fixture } from './lib/fixtures';
+import { frameStatsIn, runLavalinkNode, serveFile } from './lib/lavalinkDriver';
 import { childEnv, runClient, startEmulator, type Emulator } from './lib/procs';
 import { topSelfTime } from './lib/profile';
 import { writeReport } from './lib/report';
@@ -89,6 +90,13 @@ interface PlayOptions {
   /** rxvoice's driver threads (absent: its default, the driver with threads = cores). */
   threads?: number;
   busy?: ClientConfig['busy'];
+  /** mp3: rxvoice's Opus bitrate (default 96000) and extra ffmpeg input arguments. */
+  bitrate?: number;
+  ffmpegArgs?: string[];
+  /** With `stopAfterMs`: stop the streams when it elapses (their ffmpeg children exit). */
+  stopStreamsAtEnd?: boolean;
+  /** mp3, rxvoice: `ClientConfig.input.pipeline`. */
+  pipeline?: 'sink' | 'player';
 }
 
 async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: ClientResult; report: EmulatorReport }> {
@@ -98,8 +106,9 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
     runId,
     endpoint: o.emulator.endpoint,
     n: o.n,
-    input: { kind: o.kind ?? 'ogg', path: o.fixture.path, durationMs: o.fixture.durationMs },
+    input: { kind: o.kind ?? 'ogg', path: o.fixture.path, durationMs: o.fixture.durationMs, bitrate: o.bitrate, ffmpegArgs: o.ffmpegArgs, pipeline: o.pipeline },
     mode: 'together',
+    stopStreamsAtEnd: o.stopStreamsAtEnd,
     warmupMs: o.warmupMs ?? (smoke ? 300 : 2000),
     tailMs: o.tailMs ?? (smoke ? 200 : 1000),
     dave: o.dave ?? false,
@@ -117,7 +126,6 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
   const report = await o.emulator.report(runId, r.window);
   await o.emulator.reset();
   const windowMs = r.window && r.window.end > r.window.start ? r.window.end - r.window.start : NaN;
-  const streamP99 = report.streams.map((s) => s.p99).sort((a, b) => a - b);
   const audioSeconds = (o.stopAfterMs ?? o.fixture.durationMs) / 1000;
   const expected = o.stopAfterMs === undefined && o.fixture.packets > 0 ? o.fixture.packets : 0;
   const summary: RunSummary = {
@@ -134,14 +142,7 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
     totalCpuMsPerStreamSec: round((r.playCpuSelfMs + r.playCpuChildrenMs) / o.n / audioSeconds),
     ffmpegCpuMsPerStreamSec: round(r.playCpuChildrenMs / o.n / audioSeconds),
     peakRssMb: round(r.peakRssMb, 1),
-    pacing: {
-      p50: round(report.pooled.p50),
-      p99: round(report.pooled.p99),
-      max: round(report.pooled.max),
-      worstStreamP99: round(streamP99.length ? streamP99[streamP99.length - 1] : 0),
-      medianStreamP99: round(quantile(streamP99, 0.5)),
-      samples: report.pooled.count,
-    },
+    pacing: pacingOf(report),
     lost: report.streams.reduce((a, s) => a + s.lost, 0),
     missingAudio: expected ? report.streams.reduce((a, s) => a + Math.max(0, expected - s.audioFrames), 0) + (o.n - report.streams.length) * expected : 0,
     streamsSeen: report.streams.length,
@@ -162,9 +163,182 @@ async function play(o: PlayOptions): Promise<{ summary: RunSummary; result: Clie
   return { summary, result: r, report };
 }
 
+/** Pacing at the emulator, as stored in the results (all streams' samples pooled; per-stream p99s). */
+function pacingOf(report: EmulatorReport): RunSummary['pacing'] {
+  const streamP99 = report.streams.map((s) => s.p99).sort((a, b) => a - b);
+  return {
+    p50: round(report.pooled.p50),
+    p99: round(report.pooled.p99),
+    max: round(report.pooled.max),
+    worstStreamP99: round(streamP99.length ? streamP99[streamP99.length - 1] : 0),
+    medianStreamP99: round(quantile(streamP99, 0.5)),
+    samples: report.pooled.count,
+  };
+}
+
 /** Whether a run holds the scale criterion: all connected and finished, p99 ≤ 5 ms, nothing lost. */
 function holds(s: RunSummary): boolean {
   return s.connected === s.n && s.finished === s.n && s.pacing.p99 <= 5 && s.lost === 0 && s.missingAudio === 0 && s.errors.length === 0;
+}
+
+/** One run of the `lavalink` scenario (the node, or the library in one process). */
+interface LavalinkRun {
+  variant: 'node' | 'library' | 'library-player';
+  n: number;
+  /** 0, 1: runs of the same variant and N. */
+  repeat: number;
+  connected: number;
+  /** node: TrackStartEvents; library: streams that played to the stop. */
+  started: number;
+  errors: string[];
+  connectMs: number;
+  windowMs: number;
+  /** The measurement window, monotonic ms (CLOCK_MONOTONIC, as the emulator's timestamps). */
+  window: { start: number; end: number } | null;
+  /** The process (all threads), in the window, per player per second, ms. */
+  cpuMsPerPlayerSec: number;
+  /** The same plus its ffmpeg children in the same window. */
+  cpuInclFfmpegMsPerPlayerSec: number;
+  ffmpegCpuMsPerPlayerSec: number;
+  peakRssMb: number;
+  pacing: RunSummary['pacing'];
+  lost: number;
+  streamsSeen: number;
+  /** Packets that arrived in the window at the emulator (pacing samples) / N × window ÷ 20 ms: 1 when real time is kept. */
+  packetsInWindowRatio: number;
+  decrypted: number;
+  decryptFailures: number;
+  emulatorCpuPct: number;
+  udpRcvbufErrors: number;
+  /**
+   * Frames per player per minute in the playback, as Lavalink's frameStats: audio frames sent,
+   * nulled (a tick with no frame: underrun), deficit (3000 − both). node: the mean of its
+   * `stats` ops' frameStats over the periods inside the playback (from 1 s after the tracks
+   * were sent); library: the streams' progress counters in the CPU window.
+   */
+  frames: { sent: number; nulled: number; deficit: number } | null;
+  /** node: the `stats` ops' frameStats per period. */
+  frameStats: ReturnType<typeof frameStatsIn> | null;
+  extra: Record<string, unknown>;
+}
+
+/** The runs of one variant and N together: CPU and frames the mean, pacing and RSS the worst, loss the sum. */
+interface LavalinkVariant {
+  variant: LavalinkRun['variant'];
+  n: number;
+  runs: number;
+  /** Every run kept real time (`keepsRealTime`). */
+  keepsRealTime: boolean;
+  connected: number;
+  started: number;
+  errors: string[];
+  cpuMsPerPlayerSec: number;
+  cpuInclFfmpegMsPerPlayerSec: number;
+  ffmpegCpuMsPerPlayerSec: number;
+  peakRssMb: number;
+  pacing: { p50: number; p99: number; max: number; worstStreamP99: number };
+  lost: number;
+  packetsInWindowRatio: number;
+  frames: LavalinkRun['frames'];
+  emulatorCpuPct: number;
+}
+
+function aggregateLavalink(runs: LavalinkRun[]): LavalinkVariant {
+  const mean = (f: (r: LavalinkRun) => number): number => round(runs.reduce((a, r) => a + f(r), 0) / runs.length);
+  const max = (f: (r: LavalinkRun) => number): number => Math.max(...runs.map(f));
+  const min = (f: (r: LavalinkRun) => number): number => Math.min(...runs.map(f));
+  const withFrames = runs.filter((r) => r.frames);
+  const fMean = (f: (x: NonNullable<LavalinkRun['frames']>) => number): number => Math.round(withFrames.reduce((a, r) => a + f(r.frames!), 0) / withFrames.length);
+  return {
+    variant: runs[0].variant,
+    n: runs[0].n,
+    runs: runs.length,
+    keepsRealTime: runs.every(keepsRealTime),
+    connected: min((r) => r.connected),
+    started: min((r) => r.started),
+    errors: runs.flatMap((r) => r.errors).slice(0, 3),
+    cpuMsPerPlayerSec: mean((r) => r.cpuMsPerPlayerSec),
+    cpuInclFfmpegMsPerPlayerSec: mean((r) => r.cpuInclFfmpegMsPerPlayerSec),
+    ffmpegCpuMsPerPlayerSec: mean((r) => r.ffmpegCpuMsPerPlayerSec),
+    peakRssMb: max((r) => r.peakRssMb),
+    pacing: { p50: max((r) => r.pacing.p50), p99: max((r) => r.pacing.p99), max: max((r) => r.pacing.max), worstStreamP99: max((r) => r.pacing.worstStreamP99) },
+    lost: runs.reduce((a, r) => a + r.lost, 0),
+    packetsInWindowRatio: min((r) => r.packetsInWindowRatio),
+    frames: withFrames.length ? { sent: fMean((x) => x.sent), nulled: fMean((x) => x.nulled), deficit: fMean((x) => x.deficit) } : null,
+    emulatorCpuPct: max((r) => r.emulatorCpuPct),
+  };
+}
+
+/** Start of playback → each stream's first packet at the emulator, ms: median and max (streams that sent any). */
+function firstPackets(report: EmulatorReport, start: number): { p50: number; max: number; streams: number } {
+  const d = report.streams.map((s) => s.firstArrival - start).sort((a, b) => a - b);
+  return { p50: round(quantile(d, 0.5), 0), max: round(d.length ? d[d.length - 1] : NaN, 0), streams: d.length };
+}
+
+function cpuFigures(selfMs: number, childrenMs: number, n: number, windowMs: number): Pick<LavalinkRun, 'cpuMsPerPlayerSec' | 'cpuInclFfmpegMsPerPlayerSec' | 'ffmpegCpuMsPerPlayerSec'> {
+  const per = (ms: number): number => round(ms / n / (windowMs / 1000));
+  return { cpuMsPerPlayerSec: per(selfMs), cpuInclFfmpegMsPerPlayerSec: per(selfMs + childrenMs), ffmpegCpuMsPerPlayerSec: per(childrenMs) };
+}
+
+function emulatorFigures(
+  report: EmulatorReport,
+  n: number,
+  windowMs: number,
+  rcvbuf0: number,
+): Pick<LavalinkRun, 'pacing' | 'lost' | 'streamsSeen' | 'packetsInWindowRatio' | 'decrypted' | 'decryptFailures' | 'emulatorCpuPct' | 'udpRcvbufErrors'> {
+  return {
+    pacing: pacingOf(report),
+    lost: report.streams.reduce((a, s) => a + s.lost, 0),
+    streamsSeen: report.streams.length,
+    packetsInWindowRatio: round(report.pooled.count / (n * (windowMs / 20)), 4),
+    decrypted: report.decrypted,
+    decryptFailures: report.decryptFailures,
+    emulatorCpuPct: round(report.emulatorCpuPct, 1),
+    udpRcvbufErrors: udpRcvbufErrors() - rcvbuf0,
+  };
+}
+
+/** Frame counts of all N players in a window as Lavalink's frameStats: per player per minute. */
+function perMinute(c: { sent: number; underruns: number } | undefined, n: number, windowMs: number): LavalinkRun['frames'] {
+  if (!c || !(windowMs > 0)) return null;
+  const scale = 60_000 / windowMs / n;
+  const sent = Math.round(c.sent * scale);
+  const nulled = Math.round(c.underruns * scale);
+  return { sent, nulled, deficit: 3000 - sent - nulled };
+}
+
+/**
+ * p99 ≤ 5 ms, nothing lost, ≥ 99 % of the window's packets at the emulator, no frame nulled
+ * (underrun); the node's frameStats deficit ≤ 30 per player per minute (1 %). The library's
+ * deficit is not judged: its counters come from progress events, one per second of audio per
+ * stream, so a window's count is off by up to 50 frames per stream when a stream's event falls
+ * on the window's edge under timer jitter (the node's stats periods are whole seconds of a
+ * steady interval timer; the packet ratio covers the library).
+ */
+function keepsRealTime(r: LavalinkRun): boolean {
+  const frames = r.frames;
+  return (
+    r.connected === r.n &&
+    r.started === r.n &&
+    r.errors.length === 0 &&
+    r.pacing.p99 <= 5 &&
+    r.lost === 0 &&
+    r.packetsInWindowRatio >= 0.99 &&
+    frames !== null &&
+    frames.nulled === 0 &&
+    (r.variant !== 'node' || frames.deficit <= 30)
+  );
+}
+
+function logLavalink(r: LavalinkRun): void {
+  const p = r.pacing;
+  const f = r.frames;
+  log(
+    `lavalink ${r.variant.padEnd(7)} N=${String(r.n).padEnd(4)} cpu ${r.cpuMsPerPlayerSec} ms/player/s (incl. ffmpeg ${r.cpuInclFfmpegMsPerPlayerSec}), pacing p50 ${p.p50} p99 ${p.p99} max ${p.max} ms` +
+      `, lost ${r.lost}, packets ${r.packetsInWindowRatio}, rss ${r.peakRssMb} MB, emu ${r.emulatorCpuPct} %, first packet ${JSON.stringify(r.extra.firstPacketMs)}` +
+      (f ? `, frames/player/min sent ${f.sent} nulled ${f.nulled} deficit ${f.deficit}` : '') +
+      (r.errors.length ? `, errors: ${r.errors.join(' | ')}` : ''),
+  );
 }
 
 function writeJson(name: string, data: unknown): void {
@@ -399,6 +573,197 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
     },
   },
   {
+    name: 'lavalink',
+    run: async (emulator) => {
+      // N players on one rxvoice Lavalink node (its own process, driven over its WebSocket and
+      // REST API by bench/lib/lavalinkDriver.ts), each playing the same ~1 min mp3 over http, vs
+      // the same N streams through the library in one client process. See bench/README.md (j).
+      // N=25 (where both keep real time on 2 cores) twice, in the order node, library, library,
+      // node (drift of the machine's other load cancels out); N=100 (the issue's) once.
+      const fixture = await mp3Clip(smoke ? 5 : 60);
+      const playMs = Number(process.env.BENCH_LAVALINK_PLAY_MS) || (smoke ? 3000 : 20_000); // (override: development)
+      const warmupMs = smoke ? 1000 : 3000;
+      const tailMs = smoke ? 300 : 1000;
+      const statsIntervalMs = smoke ? 1000 : 5000;
+      const plan: Array<{ n: number; repeats: 1 | 2 }> = process.env.BENCH_LAVALINK_PLAN // "N:repeats,…" (development)
+        ? process.env.BENCH_LAVALINK_PLAN.split(',').map((x) => {
+            const [n, k] = x.split(':').map(Number);
+            return { n, repeats: k === 2 ? 2 : 1 };
+          })
+        : smoke
+          ? [{ n: 2, repeats: 1 }]
+          : [
+              { n: 25, repeats: 2 },
+              { n: 100, repeats: 1 },
+            ];
+      // What the node does with an http track: ffmpeg with reconnect options, opusEncode() (64 kb/s).
+      const ffmpegArgs = ['-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_delay_max', '2'];
+      const bitrate = 64_000;
+      const media = await serveFile(fixture.path);
+
+      const nodeRun = async (n: number, repeat: number): Promise<LavalinkRun> => {
+        const runId = nextRunId();
+        const rcvbuf0 = udpRcvbufErrors();
+        const r = await runLavalinkNode({
+          env,
+          endpoint: emulator.endpoint,
+          runId,
+          n,
+          url: media.url,
+          playMs,
+          warmupMs,
+          tailMs,
+          statsIntervalMs,
+          settleMs: smoke ? 100 : 500,
+          execArgv: process.env.BENCH_LAVALINK_NODE_ARGS?.split(' ').filter(Boolean), // (development, e.g. --cpu-prof)
+        });
+        const report = await emulator.report(runId, r.window);
+        await emulator.reset();
+        const windowMs = r.window ? r.window.end - r.window.start : NaN;
+        // frameStats periods from 1 s after the track PATCHes (the first frames) to the window's end.
+        const frames = frameStatsIn(r.stats, (r.window?.start ?? 0) - warmupMs + 1000, r.window?.end ?? 0);
+        const loads = r.stats.filter((x) => r.window && x.t > r.window.start && x.t <= r.window.end).map((x) => x.lavalinkLoad);
+        const run: LavalinkRun = {
+          variant: 'node',
+          n,
+          repeat,
+          connected: r.connected,
+          started: r.started,
+          errors: r.errors.slice(0, 3),
+          connectMs: round(r.connectMs, 0),
+          windowMs: round(windowMs, 0),
+          window: r.window,
+          ...cpuFigures(r.cpuMsInWindow, r.childrenCpuMsInWindow, n, windowMs),
+          peakRssMb: round(r.peakRssMb, 1),
+          ...emulatorFigures(report, n, windowMs, rcvbuf0),
+          frames: frames.mean,
+          frameStats: frames,
+          extra: {
+            firstPacketMs: firstPackets(report, r.start),
+            trackPatchAnswerMs: r.trackAnswerMs && { p50: round(r.trackAnswerMs.p50, 0), max: round(r.trackAnswerMs.max, 0) },
+            trackStartMs: r.trackStartMs && { p50: round(r.trackStartMs.p50, 0), max: round(r.trackStartMs.max, 0) },
+            events: r.events,
+            liveFfmpegInWindow: r.liveChildrenInWindow,
+            lavalinkLoadInWindow: loads.map((l) => round(l, 3)),
+          },
+        };
+        logLavalink(run);
+        return run;
+      };
+      // The library: ffmpegSource(url) → opusEncode() → voiceSink(conn), N in one process
+      // (`player`: the node's player pipeline, development only, see below).
+      const libraryRun = async (n: number, repeat: number, pipeline: 'sink' | 'player' = 'sink'): Promise<LavalinkRun> => {
+        const { summary, result, report } = await play({
+          scenario: 'lavalink',
+          lib: 'rxvoice',
+          n,
+          fixture: { path: media.url, durationMs: fixture.durationMs, packets: 0 },
+          kind: 'mp3',
+          bitrate,
+          ffmpegArgs,
+          pipeline,
+          stopAfterMs: playMs,
+          stopStreamsAtEnd: true,
+          warmupMs,
+          tailMs,
+          emulator,
+          execArgv: process.env.BENCH_LAVALINK_CLIENT_ARGS?.split(' ').filter(Boolean), // (development, e.g. --cpu-prof)
+        });
+        const windowMs = result.window ? result.window.end - result.window.start : NaN;
+        const run: LavalinkRun = {
+          variant: pipeline === 'sink' ? 'library' : 'library-player',
+          n,
+          repeat,
+          connected: summary.connected,
+          started: summary.finished,
+          errors: summary.errors,
+          connectMs: summary.connectMs,
+          windowMs: round(windowMs, 0),
+          window: result.window,
+          ...cpuFigures(result.cpuMsInWindow, result.childrenCpuMsInWindow, n, windowMs),
+          peakRssMb: summary.peakRssMb,
+          pacing: summary.pacing,
+          lost: summary.lost,
+          streamsSeen: summary.streamsSeen,
+          packetsInWindowRatio: round(summary.pacing.samples / (n * (windowMs / 20)), 4),
+          decrypted: summary.decrypted,
+          decryptFailures: summary.decryptFailures,
+          emulatorCpuPct: summary.emulatorCpuPct,
+          udpRcvbufErrors: summary.udpRcvbufErrors,
+          frames: perMinute(summary.extra.framesInWindow as { sent: number; underruns: number } | undefined, n, windowMs),
+          frameStats: null,
+          extra: {
+            firstPacketMs: result.window ? firstPackets(report, result.window.start - warmupMs) : null,
+            framesSent: summary.extra.framesSent,
+            underruns: summary.extra.underruns,
+            framesLate: summary.extra.framesLate,
+            driver: summary.driver,
+          },
+        };
+        logLavalink(run);
+        return run;
+      };
+
+      const runs: LavalinkRun[] = [];
+      const variants: LavalinkVariant[] = [];
+      const overhead: Array<Record<string, unknown>> = [];
+      const ratio = (a: number, b: number): number => round(a / b - 1, 3);
+      try {
+        for (const { n, repeats } of plan) {
+          const order: Array<'node' | 'library'> = repeats === 2 ? ['node', 'library', 'library', 'node'] : ['node', 'library'];
+          const seen = { node: 0, library: 0 };
+          for (const v of order) runs.push(v === 'node' ? await nodeRun(n, seen.node++) : await libraryRun(n, seen.library++));
+          const node = aggregateLavalink(runs.filter((r) => r.n === n && r.variant === 'node'));
+          const lib = aggregateLavalink(runs.filter((r) => r.n === n && r.variant === 'library'));
+          variants.push(node, lib);
+          overhead.push({
+            n,
+            repeats,
+            processOnly: ratio(node.cpuMsPerPlayerSec, lib.cpuMsPerPlayerSec),
+            inclFfmpeg: ratio(node.cpuInclFfmpegMsPerPlayerSec, lib.cpuInclFfmpegMsPerPlayerSec),
+            // Each pair of runs on its own (node run k vs library run k).
+            perPair: Array.from({ length: repeats }, (_, k) => {
+              const a = runs.find((r) => r.n === n && r.variant === 'node' && r.repeat === k)!;
+              const b = runs.find((r) => r.n === n && r.variant === 'library' && r.repeat === k)!;
+              return { processOnly: ratio(a.cpuMsPerPlayerSec, b.cpuMsPerPlayerSec), inclFfmpeg: ratio(a.cpuInclFfmpegMsPerPlayerSec, b.cpuInclFfmpegMsPerPlayerSec) };
+            }),
+            bothRealTime: node.keepsRealTime && lib.keepsRealTime,
+          });
+          log(`lavalink N=${n}: node overhead ${JSON.stringify(overhead[overhead.length - 1])}`);
+          if (process.env.BENCH_LAVALINK_PLAYER === '1') {
+            // (development) The node's player pipeline in the library, without the node: splits
+            // the overhead into the player + filters/volume part and the Lavalink layer's part.
+            const lp = await libraryRun(n, 0, 'player');
+            runs.push(lp);
+            overhead[overhead.length - 1].playerPipeline = {
+              vsSink: { processOnly: ratio(lp.cpuMsPerPlayerSec, lib.cpuMsPerPlayerSec), inclFfmpeg: ratio(lp.cpuInclFfmpegMsPerPlayerSec, lib.cpuInclFfmpegMsPerPlayerSec) },
+              nodeVsIt: { processOnly: ratio(node.cpuMsPerPlayerSec, lp.cpuMsPerPlayerSec), inclFfmpeg: ratio(node.cpuInclFfmpegMsPerPlayerSec, lp.cpuInclFfmpegMsPerPlayerSec) },
+            };
+            log(`lavalink N=${n}: player pipeline ${JSON.stringify(overhead[overhead.length - 1].playerPipeline)}`);
+          }
+        }
+      } finally {
+        await media.close();
+      }
+      return {
+        clipSeconds: fixture.durationMs / 1000,
+        playMs,
+        warmupMs,
+        tailMs,
+        statsIntervalMs,
+        plan,
+        variants,
+        overhead,
+        runs,
+        note:
+          'node: rxvoice Lavalink node (startLavalinkNode, own process, default driver), one session over a raw ws WebSocket; PATCH voice for every player, wait until connected, then PATCH { track: { encoded } } for all at once; ' +
+          'the node plays ffmpegSource(url, reconnect args) → filters() → volume() → opusEncode() (64 kb/s) in createPlayer (leadMs 400). ' +
+          'library: rxvoice client process, ffmpegSource(url, same args) → opusEncode({ bitrate: 64000 }) → voiceSink(conn). Same mp3 over http from the orchestrator, played for playMs of its length. ' +
+          'variants: runs of the same variant and N together (CPU, frames: mean; pacing, RSS: worst; loss: sum).',
+      };
+    },
+  },
+  {
     name: 'busy',
     run: async (emulator) => {
       // Busy bot: N passthrough streams while the client's main thread spins `blockMs` of every
@@ -571,7 +936,7 @@ async function main(): Promise<void> {
   const selfContained = new Set(['micro', 'filters']);
   const needsEmulator = scenarios.some((s) => (!only || only.has(s.name)) && !selfContained.has(s.name));
   // Fixtures first (not timed with the runs).
-  if (needsEmulator) await Promise.all([oggClip(10), oggClip(20), oggClip(1), mp3Clip(smoke ? 1 : 10), oggHour()]);
+  if (needsEmulator) await Promise.all([oggClip(10), oggClip(20), oggClip(1), mp3Clip(smoke ? 1 : 10), mp3Clip(smoke ? 5 : 60), oggHour()]);
   const emulator = needsEmulator ? await startEmulator({}, env) : null;
   if (emulator) log(`emulator pid ${emulator.pid} at ${emulator.endpoint}`);
   const failures: string[] = [];

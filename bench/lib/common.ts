@@ -112,3 +112,54 @@ export function udpRcvbufErrors(): number {
     return 0;
   }
 }
+
+/**
+ * CPU time of process `pid` (all its threads) and of its children (ffmpeg), ms, now, from
+ * /proc: `selfMs` utime + stime of /proc/<pid>/stat; `childrenMs` the reaped children
+ * (cutime + cstime there) plus the live ones (utime + stime of every child of any of its
+ * threads, /proc/<pid>/task/<tid>/children). Differences of two readings are the CPU between
+ * them (USER_HZ resolution, 10 ms per process). Readable from another process (no IPC: a
+ * process whose event loop is blocked is measured on time).
+ */
+export function procTreeCpuMs(pid: number | 'self' = 'self'): { selfMs: number; childrenMs: number; liveChildren: number } {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const times = (statPath: string): number[] => {
+    const stat = fs.readFileSync(statPath, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is field 3 (state): utime = field 14, stime 15, cutime 16, cstime 17; ticks of 10 ms.
+    return [14, 15, 16, 17].map((n) => Number(fields[n - 3]) * 10);
+  };
+  let selfMs = NaN;
+  let childrenMs = NaN;
+  let liveChildren = 0;
+  try {
+    const [u, s, cu, cs] = times(`/proc/${pid}/stat`);
+    selfMs = u + s;
+    childrenMs = cu + cs;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      let children: string[];
+      try {
+        children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      } catch {
+        continue; // thread exited meanwhile
+      }
+      for (const c of children) {
+        try {
+          const [cu2, cs2] = times(`/proc/${c}/stat`);
+          childrenMs += cu2 + cs2;
+          liveChildren++;
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
+  } catch {
+    // no /proc, or the process is gone
+  }
+  return { selfMs, childrenMs, liveChildren };
+}
+
+/** CPU time of this process's children (ffmpeg), ms, now: reaped and live (`procTreeCpuMs`). */
+export function childrenCpuMsNow(): number {
+  return procTreeCpuMs('self').childrenMs;
+}

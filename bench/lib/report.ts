@@ -56,6 +56,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
   const tScale = load(resultsDir, 'transcode-scale');
   const busy = load(resultsDir, 'busy');
   const filters = load(resultsDir, 'filters');
+  const lavalink = load(resultsDir, 'lavalink');
   const env = (pass ?? micro ?? scale ?? trans ?? rss ?? filters)?.environment as Json | undefined;
 
   const rows: string[] = ['| figure | rxvoice | @discordjs/voice | rxvoice / djs |', '|---|---:|---:|---:|'];
@@ -183,6 +184,23 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       detail: `${fmt(us, 1)} µs per frame (${fmt((us / 20000) * 100, 2)} % of real time per stream); ${fmt(filters.fullChain.withoutTimescaleUsPerFrame, 1)} µs without timescale`,
     });
   }
+  const llOverhead = ((lavalink?.overhead as Json[] | undefined) ?? []).filter((o) => Number.isFinite(o.inclFfmpeg));
+  if (llOverhead.length) {
+    // Judged at the N where both keep real time (a saturated machine says nothing about overhead).
+    const realTime = llOverhead.filter((o) => o.bothRealTime);
+    const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %` : '—');
+    targets.push({
+      target: 'Lavalink node: CPU per player ≤ 1.10× the library’s (incl. ffmpeg, at an N where both keep real time)',
+      met: realTime.length ? realTime.every((o) => o.inclFfmpeg <= 0.1) : null,
+      detail: llOverhead
+        .map(
+          (o) =>
+            `N=${o.n}${o.repeats > 1 ? ` (${o.repeats} runs each)` : ''}: ${pct(o.inclFfmpeg)} incl. ffmpeg, ${pct(o.processOnly)} process only` +
+            `${((o.perPair as Json[] | undefined) ?? []).length > 1 ? ` (pairs: ${(o.perPair as Json[]).map((p) => pct(p.inclFfmpeg)).join(', ')})` : ''}${o.bothRealTime ? '' : ' (not both real time: not judged)'}`,
+        )
+        .join('; '),
+    });
+  }
   if (rss?.rxvoice) {
     const g = rss.rxvoice.extrapolatedHourGrowthMb as number;
     const range = rss.rxvoice.steadyRangeMb as number;
@@ -239,6 +257,40 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       `| **full Lavalink chain** (\`filters()\`, all ten on) | see bench/filters.ts | **${fmt(filters.fullChain.usPerFrame, 1)}** | ${fmt((filters.fullChain.usPerFrame / 20000) * 100, 2)} |`,
       `| full chain without timescale | | ${fmt(filters.fullChain.withoutTimescaleUsPerFrame, 1)} | ${fmt((filters.fullChain.withoutTimescaleUsPerFrame / 20000) * 100, 2)} |`,
       `| full chain, a new config every frame (every stage crossfades) | | ${fmt(filters.fullChain.changingEveryFrameUsPerFrame, 1)} | ${fmt((filters.fullChain.changingEveryFrameUsPerFrame / 20000) * 100, 2)} |`,
+    );
+  }
+  const llVariants = (lavalink?.variants as Json[] | undefined) ?? [];
+  if (llVariants.length) {
+    const llNs = [...new Set(llVariants.map((r) => r.n as number))].sort((a, b) => a - b);
+    const cols = llNs.flatMap((n) => [llVariants.find((r) => r.variant === 'node' && r.n === n), llVariants.find((r) => r.variant === 'library' && r.n === n)]);
+    const cell = (f: (r: Json) => string): string => cols.map((r) => (r ? f(r) : '—')).join(' | ');
+    const over = (n: number): Json | undefined => ((lavalink!.overhead as Json[] | undefined) ?? []).find((o) => o.n === n);
+    const pct = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)} %` : '—');
+    const head = (v: string, n: number): string => {
+      const k = llVariants.find((r) => r.variant === v && r.n === n)?.runs as number | undefined;
+      return `${v} N=${n}${k && k > 1 ? ` (${k} runs)` : ''}`;
+    };
+    lines.push(
+      '',
+      `**Lavalink node vs the library** (j): N players on one rxvoice Lavalink node (own process, driven over its WebSocket and REST API) vs the same N streams through the library in one process; ` +
+        `the same ${lavalink!.clipSeconds} s mp3 over http, ${(lavalink!.playMs as number) / 1000} s of it played per run, figures in [start + ${(lavalink!.warmupMs as number) / 1000} s, end − ${(lavalink!.tailMs as number) / 1000} s]; ` +
+        'CPU per player per second of audio; with 2 runs: CPU and frames the mean, pacing and RSS the worst, loss the sum',
+      '',
+      `| figure | ${llNs.map((n) => `${head('node', n)} | ${head('library', n)}`).join(' | ')} |`,
+      `|---|${llNs.map(() => '---:|---:').join('|')}|`,
+      `| keeps real time (p99 ≤ 5 ms, no loss, ≥ 99 % of the packets, nothing nulled, node deficit ≤ 1 %) | ${cell((r) => (r.keepsRealTime ? 'yes' : '**no**'))} |`,
+      `| CPU per player, process (all threads), ms per s | ${cell((r) => fmt(r.cpuMsPerPlayerSec, 2))} |`,
+      `| CPU per player incl. ffmpeg, ms per s | ${cell((r) => fmt(r.cpuInclFfmpegMsPerPlayerSec, 2))} |`,
+      `| of which ffmpeg, ms per s | ${cell((r) => fmt(r.ffmpegCpuMsPerPlayerSec, 2))} |`,
+      `| **node overhead** (node ÷ library − 1): incl. ffmpeg / process only | ${llNs.flatMap((n) => [`**${pct(over(n)?.inclFfmpeg)}** / ${pct(over(n)?.processOnly)}`, '']).join(' | ')} |`,
+      `| pacing p50 / p99 / max, ms | ${cell((r) => `${fmt(r.pacing.p50)} / ${fmt(r.pacing.p99)} / ${fmt(r.pacing.max)}`)} |`,
+      `| worst stream's p99, ms | ${cell((r) => fmt(r.pacing.worstStreamP99))} |`,
+      `| packets lost (sequence gaps) | ${cell((r) => fmt(r.lost, 0))} |`,
+      `| packets in the window ÷ expected | ${cell((r) => fmt(r.packetsInWindowRatio, 3))} |`,
+      `| frames per player per minute: sent / nulled / deficit (node: its \`stats\` op's frameStats; library: stream counters) | ${cell((r) => (r.frames ? `${r.frames.sent} / ${r.frames.nulled} / ${r.frames.deficit}` : '—'))} |`,
+      `| peak RSS, MB (without ffmpeg) | ${cell((r) => fmt(r.peakRssMb, 1))} |`,
+      `| connected / started / N | ${cell((r) => `${r.connected} / ${r.started} / ${r.n}`)} |`,
+      `| emulator CPU, % of a core | ${cell((r) => fmt(r.emulatorCpuPct, 1))} |`,
     );
   }
   if (tScale) {
