@@ -200,8 +200,9 @@ class TimescaleRunner {
   private started = false;
   /** Media time of the next input frame if it carries no tag. */
   private nextMs = 0;
-  /** Last dry samples (interleaved), newest at the end, while passing through. */
+  /** Last dry samples (interleaved) while passing through: a ring, the newest just before `historyAt`. */
   private readonly history = new Int16Array(PRIME_SAMPLES * CHANNELS);
+  private historyAt = 0;
   private historyFill = 0;
   /** Kernel input up to which output was already emitted dry (samples per channel). */
   private primed = 0;
@@ -290,7 +291,7 @@ class TimescaleRunner {
     this.kernel = kernel;
     const fill = this.historyFill;
     if (fill > 0) {
-      const past = this.history.subarray(this.history.length - fill * CHANNELS);
+      const past = this.recentHistory(fill * CHANNELS);
       this.checkpoints.push({ at: 0, ms: this.nextMs - fill * MS_PER_SAMPLE });
       kernel.write(past);
       this.primed = fill;
@@ -301,16 +302,31 @@ class TimescaleRunner {
     kernel.set(this.settings);
   }
 
+  /** Keeps the newest dry samples in the ring (no copy of what is already there: this runs on every frame of every idle timescale). */
   private remember(samples: Int16Array): void {
     const h = this.history;
     const n = samples.length & ~1;
     if (n >= h.length) {
       h.set(samples.subarray(n - h.length, n));
+      this.historyAt = 0;
     } else {
-      h.copyWithin(0, n);
-      h.set(samples.subarray(0, n), h.length - n);
+      const first = Math.min(n, h.length - this.historyAt);
+      h.set(samples.subarray(0, first), this.historyAt);
+      if (first < n) h.set(samples.subarray(first, n), 0);
+      this.historyAt = (this.historyAt + n) % h.length;
     }
     this.historyFill = Math.min(PRIME_SAMPLES, this.historyFill + (n >> 1));
+  }
+
+  /** The newest `count` remembered samples (interleaved), oldest first. */
+  private recentHistory(count: number): Int16Array {
+    const h = this.history;
+    const start = (this.historyAt - count + h.length) % h.length;
+    if (start + count <= h.length) return h.subarray(start, start + count);
+    const out = new Int16Array(count);
+    out.set(h.subarray(start));
+    out.set(h.subarray(0, count - (h.length - start)), h.length - start);
+    return out;
   }
 
   /** Moves the stretcher's output into frames; emits every full one. */
