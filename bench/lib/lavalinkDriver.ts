@@ -6,9 +6,11 @@
  * `play`: `PATCH /v4/sessions/{id}/players/{guildId}` with `{ voice: { token, endpoint,
  * sessionId, channelId } }` for every player (25 at a time), waits until every player reports
  * `state.connected` (`GET /v4/sessions/{id}/players`), and then sends every player's
- * `PATCH … { track: { encoded } }` at once. CPU of the node process is taken in the window
- * [start + warmupMs, start + playMs − tailMs] (start: the track PATCHes sent), then the node
- * is closed (every player ends, the ffmpeg children are killed).
+ * `PATCH … { track: { encoded } }` at once. CPU of the node process is taken in a window as
+ * long as the library's (playMs − warmupMs − tailMs) that opens warmupMs after the PATCHes or
+ * 2 s after the last TrackStartEvent, whichever is later (the steady state of N players; how long
+ * the N starts took is reported as trackStartMs), then the node is closed (every player ends,
+ * the ffmpeg children are killed).
  *
  * The `stats` ops the node sends (every `statsIntervalMs`) are kept with their arrival time;
  * their `frameStats` are the node's own count of frames sent / nulled / missing per player
@@ -25,6 +27,9 @@ import type { LavalinkProcessConfig } from '../lavalinkProcess';
 import { JS_DIR } from './build';
 import { monoMs, procTreeCpuMs, sleep } from './common';
 import { CLIENT_PRIORITY } from './procs';
+
+/** Longest wait for every TrackStartEvent before the window opens anyway, ms. */
+const MAX_START_WAIT_MS = 40_000;
 
 export interface NodeRunOptions {
   env: NodeJS.ProcessEnv;
@@ -242,11 +247,19 @@ export async function runLavalinkNode(o: NodeRunOptions): Promise<NodeRunResult>
     ).then(() => void (tracksSentMs = monoMs() - start));
     // The node's CPU from /proc (its event loop may be too busy to answer IPC on time).
     const mark = () => ({ t: monoMs(), ...procTreeCpuMs(pid) });
-    await sleep(start + o.warmupMs - monoMs());
+    // The window is the node's steady state: it opens `warmupMs` after the PATCHes, or 2 s after
+    // the last TrackStartEvent if the node took longer to start every track (N tracks at once on
+    // a loaded node start one after the other; that time is reported as trackStartMs), and lasts
+    // as long as the library's (playMs − warmupMs − tailMs).
+    const lengthMs = o.playMs - o.warmupMs - o.tailMs;
+    while (trackStartAt.size < o.n && monoMs() - start < MAX_START_WAIT_MS) await sleep(100);
+    const allStartedAt = trackStartAt.size > 0 ? Math.max(...trackStartAt.values()) : start;
+    const windowStart = Math.max(start + o.warmupMs, allStartedAt + 2000);
+    await sleep(windowStart - monoMs());
     const m0 = mark();
-    await sleep(start + o.playMs - o.tailMs - monoMs());
+    await sleep(windowStart + lengthMs - monoMs());
     const m1 = mark();
-    await sleep(start + o.playMs - monoMs());
+    await sleep(o.tailMs);
     await answered;
     const starts = [...trackStartAt.values()].map((t) => t - start).sort((a, b) => a - b);
     const eventsBeforeClose = { ...events };

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { voiceDriverThreads } from '../../driver/configureVoiceDriver';
+import { codecPool } from '../../driver/internal/CodecPool';
 import { LAVALINK_FILTER_ORDER } from '../../operators/filters';
 import { RxVoiceError } from '../../errors';
 import type { NodeContext, NodeLogEntry } from './internal/context';
@@ -208,6 +210,10 @@ export async function startLavalinkNode(options: LavalinkNodeOptions = {}): Prom
     });
   });
   const bound = server.address() as AddressInfo;
+  // Start the Opus codec threads now, not with the first track: tracks that start while they
+  // load encode on the main thread, and a node that gets many tracks at once would do that
+  // for all of them while its main thread is busiest.
+  if (voiceDriverThreads() > 0) void codecPool().ready;
   ctx.log({ level: 'info', message: `Lavalink node listening on ${bound.address}:${bound.port}` });
   let closing: Promise<void> | null = null;
   return {
