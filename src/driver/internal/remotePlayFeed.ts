@@ -10,9 +10,13 @@ import { packBytes, type DriverEvent } from './messages';
 
 /** Packets handed over per push at most (5 s). */
 const MAX_PUSH = 250;
-/** Packets the driver holds (not yet sent) above which pushes wait for {@link MIN_PUSH} new ones (500 ms). */
-const PLENTY = 25;
-/** See {@link PLENTY}. */
+/**
+ * Packets the driver holds (not yet sent) above which pushes wait for {@link MIN_PUSH} new
+ * ones: half the feed's lead, at most 25 (500 ms). Below it every packet is handed over as
+ * soon as it is read; above it, in batches (fewer messages, the same lead).
+ */
+const MAX_PLENTY = 25;
+/** See {@link MAX_PLENTY}. */
 const MIN_PUSH = 5;
 /**
  * How often sessions check their feed for new packets when nothing else wakes them, ms. Each
@@ -59,6 +63,7 @@ export function remotePlayFeed(
 ): Observable<PlaybackProgress> {
   return new Observable<PlaybackProgress>((subscriber) => {
     const lane = sendLaneOf(conn);
+    const plenty = Math.max(MIN_PUSH, Math.min(MAX_PLENTY, Math.floor((options.leadMs ?? 1000) / 40)));
     const feed = createFeed();
     let last: PlaybackProgress = initialProgress();
     let thread: DriverThread | null = null;
@@ -89,7 +94,7 @@ export function remotePlayFeed(
       const { packets, final } = feed.ahead(pumped, MAX_PUSH);
       if (packets.length === 0 && final === finalSent) return;
       // While the driver holds plenty, hand over in batches: fewer messages, same lead.
-      if (packets.length < MIN_PUSH && final === finalSent && pumped >= PLENTY) return;
+      if (packets.length < MIN_PUSH && final === finalSent && pumped >= plenty) return;
       const { data, lengths } = packBytes(packets);
       pumped += packets.length;
       finalSent = final;

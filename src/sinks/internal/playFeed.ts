@@ -31,6 +31,12 @@ export interface PlayFeedOptions {
   speakingFlags?: number;
   /** Emit progress at least every this many ms of audio. Default 1000. */
   progressEveryMs?: number;
+  /**
+   * How far the feed reads ahead of what was sent, ms (the sink's or player's `leadMs`).
+   * On a driver thread, packets are handed over in batches while the driver holds more than
+   * half of it (at most 500 ms). Default 1000.
+   */
+  leadMs?: number;
   /** Where warnings go (e.g. `RXVOICE_NO_DEMAND`). Default `process.emitWarning`. */
   onWarning?: (warning: RxVoiceWarning) => void;
 }
