@@ -241,6 +241,14 @@ interface LavalinkVariant {
   packetsInWindowRatio: number;
   frames: LavalinkRun['frames'];
   emulatorCpuPct: number;
+  /** The N tracks sent at once → the last stream's first packet at the emulator, ms (worst run). */
+  allStartedMs: number | null;
+}
+
+/** A run's time from the tracks sent to the last stream's first packet, ms (`extra.firstPacketMs.max`), or null. */
+function firstPacketMax(r: LavalinkRun): number | null {
+  const f = r.extra.firstPacketMs as { max?: number } | null | undefined;
+  return typeof f?.max === 'number' ? f.max : null;
 }
 
 function aggregateLavalink(runs: LavalinkRun[]): LavalinkVariant {
@@ -266,6 +274,7 @@ function aggregateLavalink(runs: LavalinkRun[]): LavalinkVariant {
     packetsInWindowRatio: min((r) => r.packetsInWindowRatio),
     frames: withFrames.length ? { sent: fMean((x) => x.sent), nulled: fMean((x) => x.nulled), deficit: fMean((x) => x.deficit) } : null,
     emulatorCpuPct: max((r) => r.emulatorCpuPct),
+    allStartedMs: runs.every((r) => firstPacketMax(r) !== null) ? max((r) => firstPacketMax(r)!) : null,
   };
 }
 

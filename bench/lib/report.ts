@@ -273,7 +273,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
     lines.push(
       '',
       `**Lavalink node vs the library** (j): N players on one rxvoice Lavalink node (own process, driven over its WebSocket and REST API) vs the same N streams through the library in one process; ` +
-        `the same ${lavalink!.clipSeconds} s mp3 over http, ${(lavalink!.playMs as number) / 1000} s of it played per run, figures in [start + ${(lavalink!.warmupMs as number) / 1000} s, end − ${(lavalink!.tailMs as number) / 1000} s]; ` +
+        `the same ${lavalink!.clipSeconds} s mp3 over http, ${(lavalink!.playMs as number) / 1000} s of it played per run, figures in the steady state (a window of ${((lavalink!.playMs as number) - (lavalink!.warmupMs as number) - (lavalink!.tailMs as number)) / 1000} s from start + ${(lavalink!.warmupMs as number) / 1000} s, or for the node 2 s after its last track started if later); ` +
         'CPU per player per second of audio; with 2 runs: CPU and frames the mean, pacing and RSS the worst, loss the sum',
       '',
       `| figure | ${llNs.map((n) => `${head('node', n)} | ${head('library', n)}`).join(' | ')} |`,
@@ -290,6 +290,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       `| frames per player per minute: sent / nulled / deficit (node: its \`stats\` op's frameStats; library: stream counters) | ${cell((r) => (r.frames ? `${r.frames.sent} / ${r.frames.nulled} / ${r.frames.deficit}` : '—'))} |`,
       `| peak RSS, MB (without ffmpeg) | ${cell((r) => fmt(r.peakRssMb, 1))} |`,
       `| connected / started / N | ${cell((r) => `${r.connected} / ${r.started} / ${r.n}`)} |`,
+      `| all started after (the N tracks at once → the last stream's first packet), s | ${cell((r) => (typeof r.allStartedMs === 'number' ? fmt(r.allStartedMs / 1000, 1) : '—'))} |`,
       `| emulator CPU, % of a core | ${cell((r) => fmt(r.emulatorCpuPct, 1))} |`,
     );
   }
