@@ -121,14 +121,21 @@ export function jitterBuffer(options: JitterBufferOptions = {}): OperatorFunctio
         options.onStats?.({ ...stats });
       };
 
-      const stop = clock.add(() => {
-        const now = clock.now();
+      // One slot per tick; after an event-loop stall the clock reports the ticks it skipped,
+      // and their slots are played out at once (else playout would stay behind by the stall
+      // for the rest of the spurt, the buffer would fill up and drop packets that came on time).
+      const stop = clock.add((tick) => {
+        for (let i = 0; i <= tick.skipped; i++) if (!playSlot(clock.now())) return;
+      });
+
+      /** Plays the slot that is due (or starts a spurt); false when there is nothing (more) to play now. */
+      const playSlot = (now: number): boolean => {
         if (next < 0) {
           if (held.size === 0) {
             if (done) finish();
-            return;
+            return false;
           }
-          if (now < startAt && !done) return;
+          if (now < startAt && !done) return false;
           next = lowestHeld();
           startAt = Infinity;
           emptyGaps = 0;
@@ -150,19 +157,23 @@ export function jitterBuffer(options: JitterBufferOptions = {}): OperatorFunctio
           emptyGaps = 0;
           lastWasSilence = isOpusSilence(packet.payload);
           emit(packet.payload);
-          if (held.size === 0 && (lastWasSilence || done)) goIdle();
-          return;
+          if (held.size === 0 && (lastWasSilence || done)) {
+            goIdle();
+            return false;
+          }
+          return true;
         }
         if (held.size === 0 && (lastWasSilence || done || (emptyGaps + 1) * FRAME_MS > maxDelay)) {
           goIdle();
-          return;
+          return false;
         }
         if (held.size === 0) emptyGaps++;
         const following = held.get(next + 1);
         next++;
         stats.gaps++;
         emit(following ? { gap: true, next: following.payload } : OPUS_GAP);
-      });
+        return true;
+      };
 
       const goIdle = (): void => {
         next = -1;
