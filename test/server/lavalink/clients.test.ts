@@ -4,111 +4,37 @@
  * voice emulator with DAVE on (a listener in the channel decrypts); checked: 440 Hz arrives,
  * pause/resume, seek, volume, a filter (timescale pitch 1.5 → 660 Hz), the next track on `finished`, stop, destroy.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, createReadStream, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { LavalinkManager, type Player as LcPlayer, type Track as LcTrack } from 'lavalink-client';
-import { Connector, Shoukaku, type NodeOption, type Player as ShPlayer, type Track as ShTrack } from 'shoukaku';
-import { filter, mergeMap } from 'rxjs';
-import { connectVoice, jitterBuffer, opusDecode, type VoiceConnection } from '../../../src';
-import { findFfmpeg } from '../../../src/sources/findFfmpeg';
-import { startLavalinkNode, type LavalinkNode } from '../../../src/server/lavalink/startLavalinkNode';
-import { dominantFrequency, rms, startVoiceServer, type VoiceServer } from '../../../src/testing';
+import type { Player as LcPlayer, Track as LcTrack } from 'lavalink-client';
+import type { Player as ShPlayer, Track as ShTrack } from 'shoukaku';
+import { dominantFrequency, rms } from '../../../src/testing';
+import type { LavalinkNode } from '../../../src/server/lavalink/startLavalinkNode';
+import { FRAME, PASSWORD, headlessLavalinkClient, headlessShoukaku, lcNodeOptions, nodeGet, sleep, startHarness, until, type Harness, type Listener } from './harness';
 
-const PASSWORD = 'youshallnotpass';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const FRAME = 3840;
-
-let voice: VoiceServer;
+let h: Harness;
 let node: LavalinkNode;
-let media: Server;
-let mediaUrl: string;
-let dir: string;
+let urls: { a: string; b: string };
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'rxvoice-lavalink-'));
-  const ffmpeg = findFfmpeg();
-  const tone = (hz: number, seconds: number, name: string) =>
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=${seconds}`, '-ac', '2', '-ar', '48000', '-b:a', '192k', path.join(dir, name)]);
-  tone(440, 5, 'a440.mp3');
-  tone(550, 2, 'b550.mp3');
-  media = createServer((req, res) => {
-    const file = path.join(dir, path.basename(req.url ?? ''));
-    try {
-      const size = statSync(file).size;
-      res.writeHead(200, { 'Content-Type': 'audio/mpeg', 'Content-Length': size });
-      createReadStream(file).pipe(res);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((r) => media.listen(0, '127.0.0.1', r));
-  mediaUrl = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
-  voice = await startVoiceServer({ dave: true, requireDave: true, daveTransitionTimeoutMs: 1000 });
-  node = await startLavalinkNode({ port: 0, address: '127.0.0.1', password: PASSWORD, dave: true, playerUpdateIntervalMs: 1000, logger: process.env.LAVALINK_DEBUG ? (e) => console.log(e.level, e.message, e.data ?? '') : undefined });
+  h = await startHarness();
+  urls = { a: h.tone(440, 5, 'a440.mp3'), b: h.tone(550, 2, 'b550.mp3') };
+  node = await h.startNode();
 }, 30_000);
 
 afterAll(async () => {
-  for (const l of listeners) l.destroy();
-  await node?.close();
-  await voice?.close();
-  await new Promise((r) => media?.close(r));
-  rmSync(dir, { recursive: true, force: true });
+  await h?.close();
 });
 
 /**
  * DAVE is on: the emulator relays end-to-end encrypted frames it cannot read, so a listener
  * (an rxvoice connection in the same channel) decrypts and decodes what each bot sends.
  */
-const heard = new Map<string, Buffer[]>();
-const listeners: VoiceConnection[] = [];
-async function listen(guildId: string, channelId: string, botId: string, n: string): Promise<void> {
-  const creds = { serverId: guildId, channelId, userId: `14${botId.slice(2)}`, sessionId: `listener-${n}`, token: `listener-token-${n}` };
-  voice.registerSession(creds);
-  const conn = connectVoice({ endpoint: voice.wsUrl, ...creds });
-  listeners.push(conn);
-  const chunks: Buffer[] = [];
-  heard.set(botId, chunks);
-  conn.speakers$
-    .pipe(
-      filter((s) => s.userId === botId),
-      mergeMap((s) => s.packets$.pipe(jitterBuffer(), opusDecode())),
-    )
-    .subscribe((frame) => chunks.push(frame));
-  await conn.ready(5000);
+const heard = new Map<string, Listener>();
+async function listen(guildId: string, channelId: string, botId: string): Promise<void> {
+  heard.set(botId, await h.listen(guildId, channelId, botId));
 }
-/** What the listener heard from `userId` so far (decoded PCM). */
-const pcmOf = (userId: string): Buffer => Buffer.concat(heard.get(userId) ?? []);
 /** The PCM received from `userId` during the next `ms`. */
-async function segment(userId: string, ms: number): Promise<Buffer> {
-  const start = pcmOf(userId).length;
-  await sleep(ms);
-  return pcmOf(userId).subarray(start);
-}
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-async function nodePlayer(sessionId: string, guildId: string): Promise<{ status: number; body: { state?: { position: number }; paused?: boolean; track?: unknown } }> {
-  const r = await fetch(`http://127.0.0.1:${node.port}/v4/sessions/${sessionId}/players/${guildId}`, { headers: { Authorization: PASSWORD } });
-  return { status: r.status, body: (await r.json().catch(() => ({}))) as { state?: { position: number } } };
-}
-
-/** The emulator as Discord's main gateway: answers an op 4 join with VOICE_STATE_UPDATE and VOICE_SERVER_UPDATE pointing at the emulator. */
-function voiceUpdates(guildId: string, channelId: string, userId: string, n: string) {
-  const creds = { serverId: guildId, channelId, userId, sessionId: `voice-session-${n}`, token: `voice-token-${n}` };
-  voice.registerSession(creds);
-  return {
-    state: { t: 'VOICE_STATE_UPDATE', d: { guild_id: guildId, channel_id: channelId, user_id: userId, session_id: creds.sessionId, self_deaf: false, self_mute: false } },
-    server: { t: 'VOICE_SERVER_UPDATE', d: { guild_id: guildId, token: creds.token, endpoint: voice.wsUrl } },
-  };
-}
+const segment = (userId: string, ms: number): Promise<Buffer> => heard.get(userId)!.segment(ms);
+const nodePlayer = (sessionId: string, guildId: string) => nodeGet<{ state?: { position: number }; paused?: boolean; track?: unknown }>(node, `/v4/sessions/${sessionId}/players/${guildId}`);
 
 /** Checks shared by both clients, at the emulator; `control` drives the client. */
 interface Control {
@@ -131,7 +57,7 @@ async function exercise(c: Control, userId: string, guildId: string): Promise<vo
   expect(first.length).toBeGreaterThan(20 * FRAME);
   expect(Math.abs(dominantFrequency(first) - 440)).toBeLessThanOrEqual(2);
   const loud = rms(first);
-  expect(voice.receivedFrom(userId)!.e2eeFrames).toBeGreaterThan(0);
+  expect(h.voice.receivedFrom(userId)!.e2eeFrames).toBeGreaterThan(0);
 
   // 2. Pause: nothing but the trailing silence; resume: audio again.
   await c.pause(true);
@@ -189,25 +115,11 @@ test('lavalink-client 2.11: connect, load over http, play, pause/resume, seek, v
   const userId = '1310000000000000011';
   const guildId = '1210000000000000011';
   const channelId = '1110000000000000011';
-  const updates = voiceUpdates(guildId, channelId, userId, 'lc');
-  await listen(guildId, channelId, userId, 'lc');
+  const updates = h.voiceUpdates(guildId, channelId, userId);
+  await listen(guildId, channelId, userId);
   const events: string[] = [];
-  const manager: LavalinkManager = new LavalinkManager({
-    nodes: [{ id: 'rxvoice', host: '127.0.0.1', port: node.port, authorization: PASSWORD, retryAmount: 1, retryDelay: 1000, autoChecks: { sourcesValidations: false, pluginValidations: false } }],
-    sendToShard: (gid, payload) => {
-      const p = payload as { op: number; d: { channel_id: string | null } };
-      if (p.op === 4 && gid === guildId && p.d.channel_id) {
-        setTimeout(() => {
-          void manager.sendRawData(updates.state as never);
-          void manager.sendRawData(updates.server as never);
-        }, 10);
-      }
-    },
-    client: { id: userId, username: 'rxvoice-test' },
-    autoSkip: true,
-    playerOptions: { onEmptyQueue: { destroyAfterMs: -1 } },
-    advancedOptions: { enableDebugEvents: false },
-  });
+  const { manager, join } = headlessLavalinkClient(userId, [lcNodeOptions('rxvoice', node, { retryAmount: 1, retryDelay: 1000 })]);
+  join(guildId, updates);
   manager.on('trackStart', (_p: LcPlayer, t: LcTrack | null) => events.push(`start:${t?.info.title}`));
   manager.on('trackEnd', (_p: LcPlayer, t: LcTrack | null, payload: { reason: string }) => events.push(`end:${t?.info.title}:${payload.reason}`));
   // With an empty queue, lavalink-client reports a TrackEndEvent as queueEnd.
@@ -219,8 +131,8 @@ test('lavalink-client 2.11: connect, load over http, play, pause/resume, seek, v
   try {
     const player = manager.createPlayer({ guildId, voiceChannelId: channelId, textChannelId: '1', selfDeaf: false, volume: 100 });
     await player.connect();
-    const a = await player.search({ query: `${mediaUrl}/a440.mp3` }, 'tester');
-    const b = await player.search({ query: `${mediaUrl}/b550.mp3` }, 'tester');
+    const a = await player.search({ query: urls.a }, 'tester');
+    const b = await player.search({ query: urls.b }, 'tester');
     expect(a.loadType).toBe('track');
     expect(a.tracks[0].info).toMatchObject({ sourceName: 'http', isStream: false });
     a.tracks[0].info.title = 'a440';
@@ -251,34 +163,17 @@ test('Shoukaku 4.3: connect, load over http, play, pause/resume, seek, volume, p
   const userId = '1310000000000000012';
   const guildId = '1210000000000000012';
   const channelId = '1110000000000000012';
-  const updates = voiceUpdates(guildId, channelId, userId, 'sk');
-  await listen(guildId, channelId, userId, 'sk');
-  class Headless extends Connector {
-    getId(): string {
-      return userId;
-    }
-    sendPacket(_shardId: number, payload: { op: number; d: { guild_id: string; channel_id: string | null } }): Promise<void> {
-      if (payload.op === 4 && payload.d.channel_id) {
-        setTimeout(() => {
-          this.raw(updates.state);
-          this.raw(updates.server);
-        }, 10);
-      }
-      return Promise.resolve();
-    }
-    listen(nodes: NodeOption[]): void {
-      setImmediate(() => this.ready(nodes));
-    }
-  }
-  const shoukaku = new Shoukaku(new Headless({}), [{ name: 'rxvoice', url: `127.0.0.1:${node.port}`, auth: PASSWORD }], { reconnectTries: 1, resume: false });
-  shoukaku.on('error', () => undefined);
+  const updates = h.voiceUpdates(guildId, channelId, userId);
+  await listen(guildId, channelId, userId);
+  const { shoukaku, join } = headlessShoukaku(userId, [{ name: 'rxvoice', url: `127.0.0.1:${node.port}`, auth: PASSWORD }], { reconnectTries: 1, resume: false });
+  join(guildId, updates);
   await until('Shoukaku ready', () => [...shoukaku.nodes.values()].some((n) => n.sessionId !== null), 5000);
   const skNode = shoukaku.nodes.get('rxvoice')!;
   const events: string[] = [];
   try {
     const player: ShPlayer = await shoukaku.joinVoiceChannel({ guildId, channelId, shardId: 0, deaf: false });
-    const a = await skNode.rest.resolve(`${mediaUrl}/a440.mp3`);
-    const b = await skNode.rest.resolve(`${mediaUrl}/b550.mp3`);
+    const a = await skNode.rest.resolve(urls.a);
+    const b = await skNode.rest.resolve(urls.b);
     expect(a?.loadType).toBe('track');
     const ta = a!.data as ShTrack;
     const tb = b!.data as ShTrack;
