@@ -19,12 +19,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LavalinkManager, type Player as LcPlayer, type Track as LcTrack } from 'lavalink-client';
-import { Connector, Shoukaku, type NodeOption, type Track as ShTrack } from 'shoukaku';
+import type { Track as ShTrack } from 'shoukaku';
 import { filter, mergeMap } from 'rxjs';
 import { connectVoice, jitterBuffer, opusDecode, type VoiceConnection } from '../../../src';
 import { findFfmpeg } from '../../../src/sources/findFfmpeg';
 import { startLavalinkNode, type LavalinkNode } from '../../../src/server/lavalink/startLavalinkNode';
 import { dominantFrequency, startVoiceServer, type VoiceServer } from '../../../src/testing';
+import { headlessShoukaku } from './harness';
 
 const PASSWORD = 'youshallnotpass';
 const FRAME = 3840;
@@ -176,8 +177,8 @@ function voiceUpdates(guildId: string, channelId: string, userId: string, n: str
   const creds = { serverId: guildId, channelId, userId, sessionId: `voice-session-${n}`, token: `voice-token-${n}` };
   voice.registerSession(creds);
   return {
-    state: { t: 'VOICE_STATE_UPDATE', d: { guild_id: guildId, channel_id: channelId, user_id: userId, session_id: creds.sessionId, self_deaf: false, self_mute: false } },
-    server: { t: 'VOICE_SERVER_UPDATE', d: { guild_id: guildId, token: creds.token, endpoint } },
+    state: { t: 'VOICE_STATE_UPDATE' as const, d: { guild_id: guildId, channel_id: channelId, user_id: userId, session_id: creds.sessionId, self_deaf: false, self_mute: false } },
+    server: { t: 'VOICE_SERVER_UPDATE' as const, d: { guild_id: guildId, token: creds.token, endpoint } },
   };
 }
 
@@ -224,27 +225,10 @@ async function lavalinkClient(userId: string, guildId: string, updates: () => Re
   return { manager, raw, lcNode: manager.nodeManager.nodes.get('rxvoice')! };
 }
 
-/** Shoukaku, headless: op 4 is answered with `updates`. */
+/** Shoukaku, headless (the shared harness's connector): op 4 is answered with `updates`. */
 async function shoukakuClient(userId: string, updates: ReturnType<typeof voiceUpdates>) {
-  class Headless extends Connector {
-    getId(): string {
-      return userId;
-    }
-    sendPacket(_shardId: number, payload: { op: number; d: { channel_id: string | null } }): Promise<void> {
-      if (payload.op === 4 && payload.d.channel_id) {
-        setTimeout(() => {
-          this.raw(updates.state);
-          this.raw(updates.server);
-        }, 10);
-      }
-      return Promise.resolve();
-    }
-    listen(nodes: NodeOption[]): void {
-      setImmediate(() => this.ready(nodes));
-    }
-  }
-  const shoukaku = new Shoukaku(new Headless({}), [{ name: 'rxvoice', url: `127.0.0.1:${node.port}`, auth: PASSWORD }], { reconnectTries: 1, resume: false });
-  shoukaku.on('error', () => undefined);
+  const { shoukaku, join } = headlessShoukaku(userId, [{ name: 'rxvoice', url: `127.0.0.1:${node.port}`, auth: PASSWORD }], { reconnectTries: 1, resume: false });
+  join(updates.server.d.guild_id, updates);
   await until('Shoukaku ready', () => [...shoukaku.nodes.values()].some((n) => n.sessionId !== null), 5000);
   return { shoukaku, skNode: shoukaku.nodes.get('rxvoice')! };
 }

@@ -16,12 +16,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Connector, Shoukaku, type NodeOption, type Track as ShTrack } from 'shoukaku';
+import type { Track as ShTrack } from 'shoukaku';
 import { filter, mergeMap, tap } from 'rxjs';
 import { connectVoice, jitterBuffer, opusDecode, type VoiceConnection } from '../../../src';
 import { findFfmpeg } from '../../../src/sources/findFfmpeg';
 import { startLavalinkNode, type LavalinkNode } from '../../../src/server/lavalink/startLavalinkNode';
 import { dominantFrequency, startVoiceServer, type VoiceServer } from '../../../src/testing';
+import { headlessShoukaku } from './harness';
 
 const PASSWORD = 'youshallnotpass';
 const FRAME = 3840;
@@ -137,29 +138,15 @@ async function listen(guildId: string, channelId: string, botId: string, n: stri
   return { pcm, arrivals };
 }
 
-/** Shoukaku, headless: op 4 answered with the emulator's voice dispatches. */
+/** Shoukaku, headless (the shared harness's connector): op 4 answered with the emulator's voice dispatches. */
 async function shoukakuClient(node: LavalinkNode, guildId: string, channelId: string, userId: string, n: string) {
   const creds = { serverId: guildId, channelId, userId, sessionId: `voice-session-${n}`, token: `voice-token-${n}` };
   voice.registerSession(creds);
-  class Headless extends Connector {
-    getId(): string {
-      return userId;
-    }
-    sendPacket(_shardId: number, payload: { op: number; d: { channel_id: string | null } }): Promise<void> {
-      if (payload.op === 4 && payload.d.channel_id) {
-        setTimeout(() => {
-          this.raw({ t: 'VOICE_STATE_UPDATE', d: { guild_id: guildId, channel_id: channelId, user_id: userId, session_id: creds.sessionId, self_deaf: false, self_mute: false } });
-          this.raw({ t: 'VOICE_SERVER_UPDATE', d: { guild_id: guildId, token: creds.token, endpoint: voice.wsUrl } });
-        }, 10);
-      }
-      return Promise.resolve();
-    }
-    listen(nodes: NodeOption[]): void {
-      setImmediate(() => this.ready(nodes));
-    }
-  }
-  const shoukaku = new Shoukaku(new Headless({}), [{ name: 'rxvoice', url: `127.0.0.1:${node.port}`, auth: PASSWORD }], { reconnectTries: 1, resume: false });
-  shoukaku.on('error', () => undefined);
+  const { shoukaku, join } = headlessShoukaku(userId, [{ name: 'rxvoice', url: `127.0.0.1:${node.port}`, auth: PASSWORD }], { reconnectTries: 1, resume: false });
+  join(guildId, {
+    state: { t: 'VOICE_STATE_UPDATE', d: { guild_id: guildId, channel_id: channelId, user_id: userId, session_id: creds.sessionId, self_deaf: false, self_mute: false } },
+    server: { t: 'VOICE_SERVER_UPDATE', d: { guild_id: guildId, token: creds.token, endpoint: voice.wsUrl } },
+  });
   const end = Date.now() + 5000;
   while (![...shoukaku.nodes.values()].some((x) => x.sessionId !== null)) {
     if (Date.now() > end) throw new Error('Shoukaku not ready');
