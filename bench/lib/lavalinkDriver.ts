@@ -16,17 +16,14 @@
  * their `frameStats` are the node's own count of frames sent / nulled / missing per player
  * per minute, over the period since the previous `stats` op.
  */
-import { fork } from 'node:child_process';
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import type { LavalinkProcessConfig } from '../lavalinkProcess';
-import { JS_DIR } from './build';
 import { monoMs, procTreeCpuMs, sleep } from './common';
-import { CLIENT_PRIORITY } from './procs';
+import { forkMeasured } from './procs';
 
 /** Longest wait for every TrackStartEvent before the window opens anyway, ms. */
 const MAX_START_WAIT_MS = 40_000;
@@ -92,19 +89,8 @@ const PASSWORD = 'bench';
 
 /** One node process for one run. */
 function startNode(config: LavalinkProcessConfig, env: NodeJS.ProcessEnv, execArgv: string[] = []) {
-  const childEnvironment = { ...env };
-  delete childEnvironment.RXVOICE_THREADS; // the node runs rxvoice's default driver (threads = cores)
-  const child = fork(path.join(JS_DIR, 'bench', 'lavalinkProcess.js'), [JSON.stringify(config)], {
-    env: childEnvironment,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    execArgv: ['--max-old-space-size=4096', ...execArgv],
-  });
-  // At the client processes' priority (the emulator, the instrument, runs at −10).
-  try {
-    if (child.pid) os.setPriority(child.pid, CLIENT_PRIORITY);
-  } catch {
-    // not permitted
-  }
+  // The node runs rxvoice's default driver (threads = cores).
+  const child = forkMeasured('lavalinkProcess', config, env, execArgv);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

@@ -81,26 +81,36 @@ export interface ClientRun {
   stderr: string;
 }
 
+/**
+ * Forks a measured process (`bench/<script>.js` in the transpiled tree) with `config` as its
+ * argument, stderr piped, IPC on, at {@link CLIENT_PRIORITY}: both libraries' clients and the
+ * Lavalink node run a little above other work on the machine (the emulator, the measuring
+ * instrument, runs at −10), so foreign load disturbs the comparison less.
+ * `threads`: RXVOICE_THREADS for the child (undefined: rxvoice's default, the number of cores).
+ */
+export function forkMeasured(script: string, config: unknown, env: NodeJS.ProcessEnv, execArgv: string[], threads?: number): ChildProcess {
+  const childEnvironment = { ...env };
+  delete childEnvironment.RXVOICE_THREADS;
+  if (threads !== undefined) childEnvironment.RXVOICE_THREADS = String(threads);
+  const child = fork(path.join(JS_DIR, 'bench', `${script}.js`), [JSON.stringify(config)], {
+    env: childEnvironment,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    execArgv: ['--max-old-space-size=4096', ...execArgv],
+  });
+  try {
+    if (child.pid) os.setPriority(child.pid, CLIENT_PRIORITY);
+  } catch {
+    // not permitted: default priority
+  }
+  return child;
+}
+
 /** Runs one client process to the end. `execArgv`: e.g. `--cpu-prof`. */
 export function runClient(config: ClientConfig, env: NodeJS.ProcessEnv, execArgv: string[] = [], timeoutMs = 300_000): Promise<ClientRun> {
   return new Promise((resolve) => {
     // rxvoice's driver threads: RXVOICE_THREADS only when the run asks for a number (the client
     // applies it again, and through configureVoiceDriver when that is exported).
-    const childEnvironment = { ...env };
-    delete childEnvironment.RXVOICE_THREADS;
-    if (config.threads !== undefined) childEnvironment.RXVOICE_THREADS = String(config.threads);
-    const child: ChildProcess = fork(path.join(JS_DIR, 'bench', 'clientProcess.js'), [JSON.stringify(config)], {
-      env: childEnvironment,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      execArgv: ['--max-old-space-size=4096', ...execArgv],
-    });
-    // Both libraries' clients run a little above other work on the machine (the emulator,
-    // the measuring instrument, runs at -10): foreign load disturbs the comparison less.
-    try {
-      if (child.pid) os.setPriority(child.pid, CLIENT_PRIORITY);
-    } catch {
-      // not permitted: default priority
-    }
+    const child = forkMeasured('clientProcess', config, env, execArgv, config.threads);
     let result: ClientResult | null = null;
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
