@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { lastValueFrom, Subject, toArray } from 'rxjs';
 import { connectVoice, type VoiceConnection } from '../../src';
 import { recordVoiceChannel, type RecordingFormat, type RecordingManifest, type RecordingProgress } from '../../src/sinks/recordVoiceChannel';
+import { runRecord } from '../../src/cli/record';
 import { findFfmpeg } from '../../src/sources/findFfmpeg';
 import { dominantFrequency, parseWav, startVoiceServer, type VoiceServer } from '../../src/testing';
 
@@ -208,4 +209,34 @@ describe('recordVoiceChannel on the emulator (aligned tracks)', () => {
     // Alignment errors against the clean run's (each is measured against its own send times).
     lossy.forEach((e, i) => expect(Math.abs(e - clean[i])).toBeLessThanOrEqual(20 + 5));
   }, 20000);
+
+  test('rxvoice record (runRecord) --format flac --mix: aligned FLAC tracks and a mix, live lines per speaker', async () => {
+    server.registerSession({ serverId: 'g', userId: 'cli', sessionId: 's2', token: 't2' });
+    const cliConn = connectVoice({ endpoint: server.wsUrl, serverId: 'g', userId: 'cli', sessionId: 's2', token: 't2', channelId: 'c', dave: false });
+    await cliConn.ready(5000);
+    const outDir = path.join(root, 'cli');
+    const lines: string[] = [];
+    const t0 = performance.now();
+    const result = runRecord(
+      cliConn,
+      { command: 'record', token: 'x', guildId: '1', channelId: '2', gatewayUrl: null, voiceCa: null, dave: false, verbose: false, outDir, format: 'flac', mix: true, durationMs: 2500 },
+      { info: (l) => lines.push(l), onInterrupt: () => undefined },
+    );
+    await sleep(400);
+    const cStartMs = performance.now() - t0 + SPEAKING_LEAD_MS;
+    await server.speakAs({ userId: 'C', ssrc: 3003, source: { tone: { frequency: 550, durationMs: 1000 } } });
+    const { files } = await result;
+    expect(files.map((f) => path.basename(f.path))).toEqual(['C.flac']);
+    const c = decode(path.join(outDir, 'C.flac'));
+    const m = decode(path.join(outDir, 'mix.flac'));
+    for (const pcm of [c, m]) expect(Math.abs(ms(pcm) - 2500)).toBeLessThanOrEqual(100);
+    expect(Math.abs(onset(c, 0) - cStartMs)).toBeLessThanOrEqual(60);
+    expect(peak(c, 0, cStartMs - 40)).toBeLessThan(300);
+    expect(Math.abs(dominantFrequency(slice(m, cStartMs + 200, cStartMs + 800)) - 550)).toBeLessThanOrEqual(5);
+    expect(lines.some((l) => /C: talking/.test(l))).toBe(true);
+    expect(lines.some((l) => /C: silent, talked 1\.\d s/.test(l))).toBe(true);
+    expect(lines.some((l) => /mix\.flac/.test(l)) && lines.some((l) => /recording\.json/.test(l))).toBe(true);
+    expect(cliConn.state.status).toBe('destroyed');
+    measured.push(`cli flac: C ${ms(c).toFixed(1)} ms, mix ${ms(m).toFixed(1)} ms, onset error ${(onset(c, 0) - cStartMs).toFixed(1)} ms; lines: ${JSON.stringify(lines)}`);
+  }, 15000);
 });
