@@ -186,7 +186,7 @@ function fileBase(userId: string): string {
  * B packets  ---------bbbbb-------|
  * A.wav      ssaaaaasssssssaaaaass|
  * B.wav      sssssssssbbbbbsssssss|
- * mix.wav    ssaaaaassbbbbbsaaaaass|
+ * mix.wav    ssaaaaassbbbbbaaaaass|
  * ```
  */
 export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceChannelOptions): Observable<RecordingProgress> {
