@@ -395,9 +395,19 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
 
     subs.push(
       conn.speakers$.subscribe((speaker) => {
-        const user = userFor(speaker.userId);
-        if (stopSlot < 0) subscriber.next(progress(null));
-        subs.push(speaker.packets$.subscribe((p) => onPacket(user, p)));
+        // A track starts with the user's first packet of this recording (a speaker who sent
+        // before it started and stays silent gets none).
+        let user: User | undefined;
+        subs.push(
+          speaker.packets$.subscribe((p) => {
+            if (!user) {
+              const known = users.has(speaker.userId);
+              user = userFor(speaker.userId);
+              if (!known && stopSlot < 0) subscriber.next(progress(null));
+            }
+            onPacket(user, p);
+          }),
+        );
       }),
     );
     subs.push(

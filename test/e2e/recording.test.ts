@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -140,7 +140,8 @@ describe('recordVoiceChannel on the emulator (aligned tracks)', () => {
       offset(m, 3000) - (run.bStartMs + 1000),
       onset(m, 3000) - (run.aStartMs + 3000),
     ];
-    for (const e of errors) expect(Math.abs(e)).toBeLessThanOrEqual(60);
+    // ±0.1 s as the issue asks (seen: 0–25 ms; A's second onset ~40 ms, the decoder ramping up after silence frames).
+    for (const e of errors) expect(Math.abs(e)).toBeLessThanOrEqual(100);
     expect(peak(a, 0, run.aStartMs - 40)).toBeLessThan(300);
     expect(peak(a, run.aStartMs + 1100, run.aStartMs + 2940)).toBeLessThan(300);
     expect(peak(a, run.aStartMs + 4100, 6000)).toBeLessThan(300);
@@ -183,10 +184,51 @@ describe('recordVoiceChannel on the emulator (aligned tracks)', () => {
     expect(err).toMatchObject({ name: 'RxVoiceError', code: 'SINK_FAILED' });
   });
 
+  test('a user who leaves and rejoins (new SSRC) continues in the same track', async () => {
+    const directory = path.join(root, 'rejoin');
+    const until = new Subject<void>();
+    const done = lastValueFrom(recordVoiceChannel(conn, { directory, until }));
+    const t0 = performance.now();
+    await server.speakAs({ userId: 'D', ssrc: 4001, source: { tone: { frequency: 440, durationMs: 400 } }, leaveAfter: true });
+    const rejoinMs = performance.now() - t0 + SPEAKING_LEAD_MS;
+    await server.speakAs({ userId: 'D', ssrc: 4002, source: { tone: { frequency: 440, durationMs: 400 } }, leaveAfter: true });
+    until.next();
+    const last = await done;
+    expect(last.files!.filter((f) => f.kind === 'track').map((f) => path.basename(f.path))).toEqual(['D.wav']);
+    const manifest = JSON.parse(readFileSync(path.join(directory, 'recording.json'), 'utf8')) as RecordingManifest;
+    expect(manifest.users).toHaveLength(1);
+    expect(manifest.users[0].ssrcs.sort()).toEqual([4001, 4002]);
+    expect(manifest.users[0].spurts).toHaveLength(2);
+    expect(Math.abs(manifest.users[0].spurts[1].startMs - rejoinMs)).toBeLessThanOrEqual(60);
+    const d = decode(path.join(directory, 'D.wav'));
+    expect(Math.abs(ms(d) - last.durationMs)).toBeLessThanOrEqual(20);
+  }, 10000);
+
+  test('a full disk is SINK_FAILED; the other files stay valid and recording.json is written', async () => {
+    const directory = path.join(root, 'full');
+    mkdirSync(directory);
+    symlinkSync('/dev/full', path.join(directory, 'E.wav')); // every write fails with ENOSPC
+    const until = new Subject<void>();
+    const progress: RecordingProgress[] = [];
+    const done = new Promise<unknown>((resolve) =>
+      recordVoiceChannel(conn, { directory, mix: true, until }).subscribe({ next: (p) => progress.push(p), error: resolve, complete: () => resolve(null) }),
+    );
+    const speaking = server.speakAs({ userId: 'E', ssrc: 5001, source: { tone: { frequency: 440, durationMs: 600 } }, leaveAfter: true });
+    const err = await done;
+    until.next();
+    await speaking;
+    expect(err).toMatchObject({ name: 'RxVoiceError', code: 'SINK_FAILED' });
+    expect(String((err as Error).message)).toMatch(/E\.wav/);
+    const mixFile = readFileSync(path.join(directory, 'mix.wav'));
+    expect(parseWav(mixFile).pcm.length).toBe(mixFile.length - 44); // finalized: the header holds the real size
+    const manifest = JSON.parse(readFileSync(path.join(directory, 'recording.json'), 'utf8')) as RecordingManifest;
+    expect(manifest.users.map((u) => u.id)).toEqual(['E']);
+  }, 10000);
+
   let clean: number[] = [];
 
   test('WAV, FLAC and Ogg recorded at once: every track and the mix 6 s ± 0.1 s on one timeline', async () => {
-    const run = await scenario('clean', ['wav', 'flac', 'ogg']);
+    const run = await scenario('clean', ['wav', 'ogg', 'flac']); // flac last: its subscribe spawns ffmpeg (the mix)
     clean = checkTimeline(run, 'wav', 'clean');
     checkTimeline(run, 'flac', 'clean');
     checkTimeline(run, 'ogg', 'clean');
@@ -207,7 +249,7 @@ describe('recordVoiceChannel on the emulator (aligned tracks)', () => {
     expect(server.udpStats().faults.dropped).toBeGreaterThan(10);
     const lossy = checkTimeline(run, 'wav', 'lossy+frozen');
     // Alignment errors against the clean run's (each is measured against its own send times).
-    lossy.forEach((e, i) => expect(Math.abs(e - clean[i])).toBeLessThanOrEqual(20 + 5));
+    if (clean.length > 0) lossy.forEach((e, i) => expect(Math.abs(e - clean[i])).toBeLessThanOrEqual(20 + 10));
   }, 20000);
 
   test('rxvoice record (runRecord) --format flac --mix: aligned FLAC tracks and a mix, live lines per speaker', async () => {
