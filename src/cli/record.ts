@@ -37,7 +37,8 @@ function liveLines(info: (line: string) => void): (p: RecordingProgress) => void
     if (summary) nextSummaryMs = p.durationMs + 10_000;
     for (const s of p.speakers) {
       const who = s.name ? `${s.name} (${s.userId})` : s.userId;
-      if (summary || talking.get(s.userId) !== s.talking) {
+      const before = talking.get(s.userId);
+      if (summary || (before ?? false) !== s.talking) {
         info(`[${seconds(p.durationMs)}] ${who}: ${s.talking ? 'talking' : 'silent'}, talked ${seconds(s.spokenMs)}`);
       }
       talking.set(s.userId, s.talking);

@@ -217,6 +217,7 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
     let finished = false;
     let lastProgressAt = startAt;
     let mixNext = 0;
+    let writtenSlots = 0;
     const mixPending = new Map<number, Buffer[]>();
 
     const onWriteError = (err: RxVoiceError<'SINK_FAILED'>): void => {
@@ -281,6 +282,7 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
           }
         });
       }
+      if (limit > writtenSlots) writtenSlots = limit;
       if (mixWriter) {
         for (; mixNext < limit; mixNext++) {
           const frames = mixPending.get(mixNext);
@@ -291,7 +293,6 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
     };
 
     const progress = (files: RecordedFile[] | null): RecordingProgress => {
-      const position = mixWriter ? mixNext : Math.max(0, ...[...users.values()].map((u) => u.timeline.position));
       const speakers = [...users.values()].map((u): RecordingSpeaker => {
         const name = options.userName?.(u.userId);
         return {
@@ -304,7 +305,7 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
         };
       });
       const bytes = speakers.reduce((n, s) => n + s.bytes, mixWriter?.bytes ?? 0);
-      return { durationMs: (stopSlot >= 0 && files ? stopSlot : position) * FRAME_MS, bytes, speakers, files };
+      return { durationMs: (files ? stopSlot : writtenSlots) * FRAME_MS, bytes, speakers, files };
     };
 
     const stopTicking = clock.add(() => {

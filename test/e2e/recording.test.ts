@@ -225,6 +225,22 @@ describe('recordVoiceChannel on the emulator (aligned tracks)', () => {
     expect(manifest.users.map((u) => u.id)).toEqual(['E']);
   }, 10000);
 
+  test('the recording ends when the connection is destroyed', async () => {
+    server.registerSession({ serverId: 'g', userId: 'bot3', sessionId: 's3', token: 't3' });
+    const other = connectVoice({ endpoint: server.wsUrl, serverId: 'g', userId: 'bot3', sessionId: 's3', token: 't3', channelId: 'c', dave: false });
+    await other.ready(5000);
+    const directory = path.join(root, 'destroyed');
+    const t0 = performance.now();
+    const done = lastValueFrom(recordVoiceChannel(other, { directory, mix: true }));
+    await sleep(500);
+    const destroyedAt = performance.now();
+    other.destroy();
+    const last = await done;
+    expect(Math.abs(last.durationMs - (destroyedAt - t0))).toBeLessThanOrEqual(20);
+    expect(last.files!.map((f) => path.basename(f.path)).sort()).toEqual(['mix.wav', 'recording.json']);
+    expect(Math.abs(ms(decode(path.join(directory, 'mix.wav'))) - 500)).toBeLessThanOrEqual(40);
+  }, 10000);
+
   let clean: number[] = [];
 
   test('WAV, FLAC and Ogg recorded at once: every track and the mix 6 s ± 0.1 s on one timeline', async () => {
