@@ -272,22 +272,31 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
       const now = limit >= stopSlot && stopSlot >= 0 ? Infinity : clock.now();
       for (const user of users.values()) user.placer.flush(now, user.addToTimeline);
       for (const user of users.values()) {
+        let silent = 0; // silence slots not written yet (written in chunks)
         user.timeline.finalize(limit, (slot, content) => {
+          if (content.kind === 'silence') {
+            silent++;
+            return;
+          }
+          if (silent > 0) user.writer.writeSilence(silent);
+          silent = 0;
           const pcm = render(user, content);
           user.writer.write(pcm, content.kind === 'packet' ? content.payload : null);
-          if (mixWriter && slot >= mixNext && content.kind !== 'silence') {
+          if (mixWriter && slot >= mixNext) {
             const list = mixPending.get(slot);
             if (list) list.push(pcm);
             else mixPending.set(slot, [pcm]);
           }
         });
+        if (silent > 0) user.writer.writeSilence(silent);
       }
       if (limit > writtenSlots) writtenSlots = limit;
       if (mixWriter) {
         for (; mixNext < limit; mixNext++) {
           const frames = mixPending.get(mixNext);
           mixPending.delete(mixNext);
-          mixWriter.write(frames ? mixFrames(frames) : ZERO_FRAME, null);
+          if (frames) mixWriter.write(mixFrames(frames), null);
+          else mixWriter.writeSilence(1);
         }
       }
     };

@@ -34,6 +34,8 @@ export interface TrackWriter {
    * packet (`null` for a slot without one: an Opus silence frame goes there).
    */
   write(pcm: Buffer, opus: Buffer | null): void;
+  /** `slots` slots of silence (written in chunks of up to 1 s: a late joiner's hour of silence is a few thousand writes). */
+  writeSilence(slots: number): void;
   /** Ends the file (headers patched, flushed, closed). Rejects with `SINK_FAILED`. */
   end(): Promise<WrittenTrack>;
 }
@@ -52,12 +54,22 @@ function sizeOf(path: string): number {
   }
 }
 
+/** Up to 1 s of zero PCM, shared (writers never modify what they are given). */
+const ZERO_SECOND = Buffer.alloc(50 * PCM_FRAME_BYTES);
+
+/** Writes `slots` × 20 ms of zero PCM through `write`, at most 1 s per call. */
+function writeZeroPcm(slots: number, write: (pcm: Buffer) => void): void {
+  for (let left = slots; left > 0; left -= 50) write(ZERO_SECOND.subarray(0, Math.min(50, left) * PCM_FRAME_BYTES));
+}
+
 /** A writer over one of rxvoice's file sinks, fed through a Subject. */
 function sinkWriter(
   path: string,
   sink: OperatorFunction<Buffer, { path: string; bytes: number; durationMs: number }>,
   toChunk: (pcm: Buffer, opus: Buffer | null) => Buffer,
   onError: (err: RxVoiceError<'SINK_FAILED'>) => void,
+  /** Whether chunks are PCM (silence can then go in 1 s chunks) rather than one Opus packet per slot. */
+  pcmChunks: boolean,
 ): TrackWriter {
   const input = new Subject<Buffer>();
   let failed = false;
@@ -83,6 +95,15 @@ function sinkWriter(
       bytes += chunk.length;
       input.next(chunk);
     },
+    writeSilence(slots) {
+      const put = (chunk: Buffer): void => {
+        if (failed) return;
+        bytes += chunk.length;
+        input.next(chunk);
+      };
+      if (pcmChunks) writeZeroPcm(slots, put);
+      else for (let i = 0; i < slots; i++) put(toChunk(ZERO_SECOND.subarray(0, PCM_FRAME_BYTES), null));
+    },
     end() {
       input.complete();
       return result;
@@ -104,7 +125,7 @@ function flacWriter(path: string, onError: (err: RxVoiceError<'SINK_FAILED'>) =>
     ffmpeg = findFfmpeg();
   } catch (err) {
     fail(err);
-    return { path, bytes: 0, write: () => undefined, end: () => Promise.reject(failed) };
+    return { path, bytes: 0, write: () => undefined, writeSilence: () => undefined, end: () => Promise.reject(failed) };
   }
   const child = spawn(
     ffmpeg,
@@ -136,6 +157,9 @@ function flacWriter(path: string, onError: (err: RxVoiceError<'SINK_FAILED'>) =>
       bytes += pcm.length;
       child.stdin.write(pcm);
     },
+    writeSilence(slots) {
+      writeZeroPcm(slots, (pcm) => this.write(pcm, null));
+    },
     async end() {
       child.stdin.end();
       await exited;
@@ -155,12 +179,12 @@ export function createTrackWriter(
   packets: boolean,
   onError: (err: RxVoiceError<'SINK_FAILED'>) => void,
 ): TrackWriter {
-  if (format === 'wav') return sinkWriter(path, wavFileSink(path), (pcm) => pcm, onError);
+  if (format === 'wav') return sinkWriter(path, wavFileSink(path), (pcm) => pcm, onError, true);
   if (format === 'flac') return flacWriter(path, onError);
   let encoder: OpusEncoder | null = null;
   const toPacket = packets
     ? (_pcm: Buffer, opus: Buffer | null) => opus ?? OPUS_SILENCE_FRAME
     : (pcm: Buffer) => (encoder ??= new OpusEncoder(SAMPLE_RATE, CHANNELS)).encode(pcm);
   // A user's received packets start at once (no encoder lookahead to skip); the mix's encoder has libopus's 312.
-  return sinkWriter(path, oggOpusFileSink(path, { preSkip: packets ? 0 : 312 }), toPacket, onError);
+  return sinkWriter(path, oggOpusFileSink(path, { preSkip: packets ? 0 : 312 }), toPacket, onError, false);
 }
