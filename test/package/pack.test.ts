@@ -250,6 +250,10 @@ console.log(JSON.stringify({ main: typeof rx.joinVoiceChannel, protocol: Object.
 
   const version = await node(cjs, ['node_modules/.bin/rxvoice', '--version']);
   expect(version.stdout).toMatch(/^rxvoice \d+\.\d+\.\d+/);
+  // The CLI's main gateway (@discordjs/ws) is an optional peer too.
+  const rec = await node(cjs, ['node_modules/.bin/rxvoice', 'record', '--guild', '300000000000000001', '--channel', '300000000000000002', '--token', 'not-a-token']);
+  expect(rec.status).toBe(5);
+  expect(rec.stderr).toContain("rxvoice: GATEWAY_FAILED: the rxvoice command line needs the optional peer dependency '@discordjs/ws'");
   const emulator = await emulatorBin(cjs);
   expect(emulator.status).toBe(1);
   expect(emulator.out).toMatch(/rxvoice: rxvoice\/testing needs the optional peer dependencies 'ts-mls', '@noble\/curves', 'selfsigned'/);
