@@ -29,7 +29,9 @@ export interface PlayArgs extends CommonArgs {
 export interface RecordArgs extends CommonArgs {
   command: 'record';
   outDir: string;
-  format: 'wav' | 'ogg';
+  format: 'wav' | 'flac' | 'ogg';
+  /** `--mix`: also write `mix.<format>`. */
+  mix: boolean;
   durationMs: number | null;
 }
 
@@ -44,7 +46,7 @@ export const USAGE = `rxvoice: play into and record from a Discord voice channel
 
 Usage:
   rxvoice play   --guild ID --channel ID [--token TOKEN] <file|url>... [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
-  rxvoice record --guild ID --channel ID [--token TOKEN] [--out DIR] [--format wav|ogg] [--duration 60s]
+  rxvoice record --guild ID --channel ID [--token TOKEN] [--out DIR] [--format wav|flac|ogg] [--mix] [--duration 60s]
   rxvoice report            versions of rxvoice's dependencies, ffmpeg and the active crypto
   rxvoice --help | --version
 
@@ -65,10 +67,15 @@ play:
   silence frames, leave the channel, exit 0 (a second Ctrl-C exits at once).
 
 record:
-  --out DIR         where to write one file per speaker (default ./recordings)
-  --format FORMAT   wav (decoded, with packet-loss concealment; default) or ogg (Opus as received)
+  --out DIR         where to write one track per speaker (default ./recordings), all on one
+                    timeline: each starts when the recording starts and is as long as it, with
+                    silence where that speaker is silent; plus recording.json (talk spurts)
+  --format FORMAT   wav (decoded, with packet-loss concealment; default), flac (the same,
+                    lossless, through ffmpeg) or ogg (Opus as received, pauses as Opus silence)
+  --mix             also write mix.<format>: every speaker mixed
   --duration TIME   stop after this long (default: until Ctrl-C)
-  Joins undeafened (Discord sends no audio to a deafened bot), prints the files written.
+  Joins undeafened (Discord sends no audio to a deafened bot), prints a line per speaker as
+  they start and stop talking, then the files written.
 
 For testing (against rxvoice/testing's emulators):
   --gateway-url URL a main gateway to connect to (ws://…), e.g. startMainGateway()'s url;
@@ -91,6 +98,7 @@ const OPTIONS = {
   out: { type: 'string' },
   format: { type: 'string' },
   duration: { type: 'string' },
+  mix: { type: 'boolean' },
   'gateway-url': { type: 'string' },
   'voice-ca': { type: 'string' },
   'no-dave': { type: 'boolean' },
@@ -100,7 +108,7 @@ const OPTIONS = {
 } as const;
 
 const PLAY_ONLY = ['volume', 'seek', 'filter'] as const;
-const RECORD_ONLY = ['out', 'format', 'duration'] as const;
+const RECORD_ONLY = ['out', 'format', 'duration', 'mix'] as const;
 
 const bad = (message: string): CliError => new CliError('BAD_ARGUMENTS', `${message} (rxvoice --help)`);
 
@@ -194,11 +202,11 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
 
   if (rest.length > 0) throw bad(`record takes no positional arguments, got ${JSON.stringify(rest[0])}`);
   const format = values.format ?? 'wav';
-  if (format !== 'wav' && format !== 'ogg') throw bad(`--format must be wav or ogg, got ${JSON.stringify(format)}`);
+  if (format !== 'wav' && format !== 'flac' && format !== 'ogg') throw bad(`--format must be wav, flac or ogg, got ${JSON.stringify(format)}`);
   let durationMs: number | null = null;
   if (values.duration !== undefined) {
     durationMs = parseTimeMs(values.duration);
     if (durationMs === null || durationMs <= 0) throw bad(`--duration must be a time like 60s, 2m or 1:30, got ${JSON.stringify(values.duration)}`);
   }
-  return { command: 'record', ...common, outDir: values.out ?? 'recordings', format, durationMs };
+  return { command: 'record', ...common, outDir: values.out ?? 'recordings', format, mix: values.mix ?? false, durationMs };
 }

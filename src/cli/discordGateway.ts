@@ -1,4 +1,4 @@
-import { Encoding, WebSocketManager, WebSocketShardEvents, type RequiredWebSocketManagerOptions, type SessionInfo } from '@discordjs/ws';
+import type { RequiredWebSocketManagerOptions, SessionInfo } from '@discordjs/ws';
 import {
   GatewayCloseCodes,
   GatewayDispatchEvents,
@@ -50,6 +50,28 @@ const FATAL_CLOSES: Record<number, string> = {
   [GatewayCloseCodes.DisallowedIntents]: 'disallowed intents (4014): enable them for the application in the developer portal',
 };
 
+/**
+ * `@discordjs/ws`, loaded when the CLI connects: it is an optional peer dependency of
+ * rxvoice (library users who bring their own gateway never load it).
+ *
+ * @throws {CliError} `GATEWAY_FAILED` naming the package when it is not installed.
+ */
+export function loadDiscordWs(): typeof import('@discordjs/ws') {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@discordjs/ws') as typeof import('@discordjs/ws');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes("'@discordjs/ws'")) {
+      throw new CliError(
+        'GATEWAY_FAILED',
+        "the rxvoice command line needs the optional peer dependency '@discordjs/ws' for Discord's main gateway: npm install @discordjs/ws@^2.0.4",
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
 /** The shard that receives a guild's events: `(guild_id >> 22) % shard_count`. */
 export function shardForGuild(guildId: string, shardCount: number): number {
   return shardCount <= 1 ? 0 : Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
@@ -82,6 +104,7 @@ async function fetchGatewayBot(token: string): Promise<APIGatewayBotInfo> {
  */
 export async function connectDiscordGateway(options: DiscordGatewayOptions): Promise<DiscordGateway> {
   const log = options.log ?? (() => undefined);
+  const { Encoding, WebSocketManager, WebSocketShardEvents } = loadDiscordWs();
   const info: APIGatewayBotInfo = options.gatewayUrl
     ? { url: options.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 } }
     : await fetchGatewayBot(options.token);

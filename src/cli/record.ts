@@ -1,20 +1,14 @@
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
-import { lastValueFrom, map, mergeMap, toArray, type Observable, type Subscription } from 'rxjs';
+import { lastValueFrom, Subject, tap, type Subscription } from 'rxjs';
+import { RxVoiceError } from '../errors';
 import type { VoiceConnection } from '../gateway/connectVoice';
-import type { Speaker } from '../gateway/VoiceReceiver';
 import { VoiceConnectionError } from '../gateway/VoiceConnectionError';
-import { jitterBuffer } from '../operators/jitterBuffer';
-import { opusDecode } from '../operators/opusDecode';
-import { oggOpusFileSink } from '../sinks/oggOpusFileSink';
-import { wavFileSink } from '../sinks/wavFileSink';
+import { recordVoiceChannel, type RecordingProgress } from '../sinks/recordVoiceChannel';
 import type { RecordArgs } from './args';
 import { CliError } from './CliError';
 
-/** One file written by `record`. */
+/** One track written by `record`. */
 export interface RecordedFile {
   userId: string;
-  ssrc: number;
   path: string;
   durationMs: number;
   bytes: number;
@@ -27,90 +21,93 @@ export interface RecordIo {
   onInterrupt(handler: () => void): void;
 }
 
-/** `<userId>.<ext>`, then `<userId>-2.<ext>` … for a user's later streams (a rejoin gives a new SSRC). */
-function fileNamer(outDir: string, ext: string): (userId: string) => string {
-  const used = new Map<string, number>();
-  return (userId) => {
-    const safe = userId.replace(/[^A-Za-z0-9_-]/g, '_') || 'unknown';
-    const n = (used.get(safe) ?? 0) + 1;
-    used.set(safe, n);
-    return path.join(outDir, n === 1 ? `${safe}.${ext}` : `${safe}-${n}.${ext}`);
+/** `12.3 s`. */
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The live lines: one per speaker when they start or stop talking (with how long they have
+ * talked), and every 10 s one per speaker with where the recording is.
+ */
+function liveLines(info: (line: string) => void): (p: RecordingProgress) => void {
+  const talking = new Map<string, boolean>();
+  let nextSummaryMs = 10_000;
+  return (p) => {
+    if (p.files) return;
+    const summary = p.durationMs >= nextSummaryMs;
+    if (summary) nextSummaryMs = p.durationMs + 10_000;
+    for (const s of p.speakers) {
+      const who = s.name ? `${s.name} (${s.userId})` : s.userId;
+      const before = talking.get(s.userId);
+      if (summary || (before ?? false) !== s.talking) {
+        info(`[${seconds(p.durationMs)}] ${who}: ${s.talking ? 'talking' : 'silent'}, talked ${seconds(s.spokenMs)}`);
+      }
+      talking.set(s.userId, s.talking);
+    }
   };
 }
 
-/** One speaker into one file: WAV (jitter buffer → Opus decode with PLC) or Ogg Opus (payloads as received). */
-function recordSpeaker(s: Speaker, file: string, format: RecordArgs['format']): Observable<RecordedFile> {
-  const done = <T extends { path: string; durationMs: number; bytes: number }>(r: T): RecordedFile => ({
-    userId: s.userId,
-    ssrc: s.ssrc,
-    path: r.path,
-    durationMs: r.durationMs,
-    bytes: r.bytes,
-  });
-  return format === 'wav'
-    ? s.packets$.pipe(jitterBuffer(), opusDecode(), wavFileSink(file), map(done))
-    : s.packets$.pipe(
-        map((p) => p.payload),
-        oggOpusFileSink(file),
-        map(done),
-      );
-}
-
 /**
- * Records every speaker of a ready connection (joined undeafened) into its own file until
- * `--duration` elapsed or Ctrl-C, then destroys the connection (which completes every
- * stream, so the files are finalized) and resolves with the files.
+ * Records a ready connection (joined undeafened) with `recordVoiceChannel`: one track per
+ * speaker on one timeline (`<userId>.<format>`), `mix.<format>` with `--mix`, and
+ * `recording.json`, until `--duration` elapsed, Ctrl-C, or the connection ends; prints a
+ * live line per speaker (talking / silent, time talked) while it records; then destroys
+ * the connection and resolves with the tracks.
  */
 export async function runRecord(
   conn: VoiceConnection,
   args: RecordArgs,
   io: RecordIo,
 ): Promise<{ files: RecordedFile[]; connectionError: Error | null }> {
-  try {
-    mkdirSync(args.outDir, { recursive: true });
-  } catch (err) {
-    throw new CliError('BAD_ARGUMENTS', `--out: cannot create ${args.outDir}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  const nameFor = fileNamer(args.outDir, args.format);
-  const files = lastValueFrom(
-    conn.speakers$.pipe(
-      mergeMap((s) => {
-        const file = nameFor(s.userId);
-        io.info(`recording user ${s.userId} (ssrc ${s.ssrc}) → ${file}`);
-        return recordSpeaker(s, file, args.format);
-      }),
-      toArray(),
-    ),
-  );
-  files.catch(() => undefined);
-
-  let connectionError: Error | null = null;
-  let states: Subscription | undefined;
-  await new Promise<void>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const stop = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    if (args.durationMs !== null) timer = setTimeout(stop, args.durationMs);
-    io.onInterrupt(() => {
-      io.info('stopping (Ctrl-C)…');
-      stop();
-    });
-    // The connection ending (kicked, or a fatal voice error) ends the recording too.
-    states = conn.state$.subscribe((st) => {
-      if (st.status === 'disconnected') connectionError = st.error;
-      else if (st.status === 'destroyed') {
-        connectionError ??= new VoiceConnectionError(
-          'LEFT_CHANNEL',
-          st.reason === 'disconnected-by-server' ? 'the bot was disconnected from the voice channel (by a moderator?)' : `the voice connection was destroyed (${st.reason})`,
-        );
-      }
-      else return;
-      stop();
-    });
+  const stop = new Subject<void>();
+  let timer: NodeJS.Timeout | undefined;
+  if (args.durationMs !== null) timer = setTimeout(() => stop.next(), args.durationMs);
+  io.onInterrupt(() => {
+    io.info('stopping (Ctrl-C)…');
+    stop.next();
   });
-  states?.unsubscribe();
-  conn.destroy(); // leaves the channel; completes speakers$ and each packets$
-  return { files: await files, connectionError };
+  let connectionError: Error | null = null;
+  // The connection ending (kicked, or a fatal voice error) ends the recording too (recordVoiceChannel sees `destroyed`).
+  const states: Subscription = conn.state$.subscribe((st) => {
+    if (st.status === 'disconnected') {
+      connectionError = st.error;
+      stop.next();
+    } else if (st.status === 'destroyed') {
+      connectionError ??= new VoiceConnectionError(
+        'LEFT_CHANNEL',
+        st.reason === 'disconnected-by-server' ? 'the bot was disconnected from the voice channel (by a moderator?)' : `the voice connection was destroyed (${st.reason})`,
+      );
+    }
+  });
+  let last: RecordingProgress;
+  let started = false;
+  const live = liveLines(io.info.bind(io));
+  try {
+    last = await lastValueFrom(
+      recordVoiceChannel(conn, { directory: args.outDir, format: args.format, mix: args.mix, until: stop }).pipe(
+        tap((p) => {
+          started = true;
+          live(p);
+        }),
+      ),
+    );
+  } catch (err) {
+    if (err instanceof RxVoiceError && err.code === 'SINK_FAILED') {
+      if (err.cause instanceof RxVoiceError && err.cause.code === 'FFMPEG_NOT_FOUND') throw new CliError('INPUT_FAILED', `--format flac needs ffmpeg: ${err.cause.message}`, { cause: err });
+      if (!started) throw new CliError('BAD_ARGUMENTS', `--out: ${err.message}`, { cause: err });
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    states.unsubscribe();
+    conn.destroy(); // leaves the channel
+  }
+  const files: RecordedFile[] = [];
+  for (const f of last.files ?? []) {
+    if (f.kind === 'track' && f.userId !== undefined) {
+      files.push({ userId: f.userId, path: f.path, durationMs: f.durationMs ?? 0, bytes: f.bytes });
+    } else {
+      io.info(`wrote ${f.kind === 'mix' ? 'the mix' : 'the timeline'}: ${f.path}`);
+    }
+  }
+  return { files, connectionError };
 }

@@ -5,6 +5,7 @@
  *   rxvoice play   --guild ID --channel ID <file|url>... [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
  *   rxvoice record --guild ID --channel ID [--out DIR] [--format wav|ogg] [--duration 60s]
  *   rxvoice node   [--config application.yml] [--port 2333] [--password PASS]   (a Lavalink v4 node)
+ *   rxvoice emulator [--dave] [--verbose]   (rxvoice/testing's voice-server emulator)
  *
  * The token comes from `--token` or `DISCORD_TOKEN` and is never printed. The main
  * gateway is `@discordjs/ws`; the voice side is `joinVoiceChannelFrom`. See `--help`.
@@ -170,10 +171,31 @@ async function record(args: RecordArgs, io: Io, interrupts: Interrupts): Promise
   return 0;
 }
 
+/**
+ * `rxvoice emulator`: the voice-server emulator of `rxvoice/testing` (src/testing/cli.ts),
+ * loaded only for this command: it needs the optional peer dependencies ts-mls,
+ * @noble/curves and selfsigned, and names the missing ones.
+ */
+async function emulator(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  let run: (argv: readonly string[], env: NodeJS.ProcessEnv, out: (line: string) => void) => Promise<number>;
+  try {
+    run = (await import('../testing/cli')).runEmulator;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'MISSING_PEER_DEPENDENCY') {
+      io.err(`rxvoice: ${(err as Error).message}`);
+      return 1;
+    }
+    throw err;
+  }
+  return await run(argv, env, (line) => io.out(`${line}\n`));
+}
+
 /** Runs the CLI; resolves with the exit status. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const redact = redactor(tokenCandidates(argv, env));
   const safe: Io = { out: (s) => io.out(redact(s)), err: (s) => io.err(redact(s)), tty: io.tty };
+  // The emulator handles SIGINT itself (it prints what it received, then exits 0).
+  if (argv[0] === 'emulator') return await emulator(argv.slice(1), env, safe);
   const interrupts = new Interrupts(() => {
     safe.err('interrupted');
     process.exit(130);

@@ -10,3 +10,13 @@ export { voiceSink } from './voiceSink';
 export type { PlaybackProgress, VoiceSinkOptions } from './voiceSink';
 export { createPlaybackControl } from './createPlaybackControl';
 export type { PlaybackCommand, PlaybackControl } from './createPlaybackControl';
+export { recordVoiceChannel } from './recordVoiceChannel';
+export type {
+  RecordedFile,
+  RecordingFormat,
+  RecordingManifest,
+  RecordingProgress,
+  RecordingSpeaker,
+  RecordingSpurt,
+  RecordVoiceChannelOptions,
+} from './recordVoiceChannel';

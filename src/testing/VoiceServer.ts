@@ -304,6 +304,16 @@ export interface SpeakAsOptions {
   /** Trailing Opus silence frames. Default 5. */
   silenceFrames?: number;
   /**
+   * Pauses in the stream, as a client pausing between talk spurts: `atMs` into the source's
+   * audio (a multiple of 20), the user sends `silenceFrames` Opus silence frames, then
+   * nothing, and the next audio frame leaves `durationMs` after the frame before the pause
+   * ended (the silence frames are part of the pause). The RTP sequence continues; the RTP
+   * timestamp jumps by the pause (`timestamp: 'jump'`, default: it tracks the sender's clock)
+   * or continues as if there had been no pause (`'frozen'`: a sender whose timestamps do not
+   * advance while it sends nothing).
+   */
+  pauses?: ReadonlyArray<{ atMs: number; durationMs: number; timestamp?: 'jump' | 'frozen' }>;
+  /**
    * Encoder settings for `pcm` / `tone` sources: in-band FEC, and the loss (%) the encoder
    * expects (libopus then leans less on inter-frame prediction, so decoders recover faster).
    */

@@ -667,15 +667,33 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
         }, delay);
         speakTimers.add(t);
       });
+    const pauses = [...(opts.pauses ?? [])].sort((a, b) => a.atMs - b.atMs);
+    let sourceFrames = 0;
+    let offsetMs = 0; // time added by the pauses so far
     for await (const frame of opusFrames(opts.source, opts.opus)) {
+      while (pauses.length > 0 && pauses[0].atMs <= sourceFrames * 20) {
+        const pause = pauses.shift()!;
+        const silent = Math.min(opts.silenceFrames ?? 5, Math.floor(pause.durationMs / 20));
+        for (let i = 0; i < silent; i++) {
+          if (closed) return;
+          await waitFor(n + offsetMs / 20);
+          sendFrame(SILENCE_FRAME);
+          n++;
+        }
+        outFaults.flush(); // a packet held back for reordering goes out before the pause
+        const quietMs = pause.durationMs - silent * 20;
+        offsetMs += quietMs;
+        if (pause.timestamp !== 'frozen') timestamp = (timestamp + Math.round(quietMs * 48)) >>> 0;
+      }
       if (closed) return;
-      await waitFor(n);
+      await waitFor(n + offsetMs / 20);
       sendFrame(frame);
       n++;
+      sourceFrames++;
     }
     for (let i = 0; i < (opts.silenceFrames ?? 5); i++) {
       if (closed) return;
-      await waitFor(n);
+      await waitFor(n + offsetMs / 20);
       sendFrame(SILENCE_FRAME);
       n++;
     }

@@ -56,7 +56,7 @@ test('bad arguments are BAD_ARGUMENTS (exit 2) and never echo the token', () => 
   expect(error(['play', ...base, FILE], {}).message).toMatch(/no bot token/);
   expect(error(['play', '--channel', '2', FILE]).message).toMatch(/--guild ID is required/);
   expect(error(['play', ...base, FILE, '--format', 'ogg']).message).toMatch(/--format is not an option of play/);
-  expect(error(['record', ...base, '--format', 'mp3']).message).toMatch(/wav or ogg/);
+  expect(error(['record', ...base, '--format', 'mp3']).message).toMatch(/wav, flac or ogg/);
   expect(error(['play', ...base, FILE, '--volume', 'loud']).message).toMatch(/--volume/);
   expect(error(['play', ...base, FILE, '--seek', 'soon']).message).toMatch(/--seek/);
   expect(error(['dance', ...base]).message).toMatch(/unknown command/);

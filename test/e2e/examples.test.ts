@@ -8,7 +8,7 @@ const root = path.resolve(__dirname, '../..');
 const run = (script: string, args: string[] = []) =>
   spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
 
-test('examples/record.ts writes one WAV file per speaker, each with its own tone', () => {
+test('examples/record.ts writes one WAV track per speaker on one timeline, each with its own tone, and the mix', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rxvoice-record-'));
   try {
     const res = run('examples/record.ts', [dir]);
@@ -19,7 +19,13 @@ test('examples/record.ts writes one WAV file per speaker, each with its own tone
     ] as const) {
       const wav = parseWav(readFileSync(path.join(dir, `${user}.wav`)));
       expect(Math.abs(dominantFrequency(wav.pcm) - hz)).toBeLessThan(2);
+      expect(Math.abs(wav.pcm.length / 192 - 4000)).toBeLessThanOrEqual(100); // every track on the 4 s timeline
     }
+    const mixed = parseWav(readFileSync(path.join(dir, 'mix.wav'))).pcm;
+    expect(Math.abs(mixed.length / 192 - 4000)).toBeLessThanOrEqual(100);
+    expect(Math.abs(dominantFrequency(mixed.subarray(1000 * 192, 1400 * 192)) - 440)).toBeLessThan(5); // alice at 1 s
+    expect(Math.abs(dominantFrequency(mixed.subarray(1800 * 192, 2200 * 192)) - 660)).toBeLessThan(5); // bob at 2 s
+    expect(res.stdout).toMatch(/bob talked at 1[45]\d\d–2[45]\d\d ms/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
