@@ -48,6 +48,10 @@ Usage:
   rxvoice play   --guild ID --channel ID [--token TOKEN] <file|url>... [--volume 0.8] [--seek 1:30] [--filter 'bass=g=5']
   rxvoice record --guild ID --channel ID [--token TOKEN] [--out DIR] [--format wav|flac|ogg] [--mix] [--duration 60s]
   rxvoice report            versions of rxvoice's dependencies, ffmpeg and the active crypto
+  rxvoice emulator [--dave] [--require-dave] [--verbose]
+                            a local voice-server emulator (see rxvoice emulator --help)
+  rxvoice node [--config FILE] [--port PORT] [--metrics]
+                            a Lavalink v4-compatible audio node (see rxvoice node --help)
   rxvoice --help | --version
 
 Options:
