@@ -224,7 +224,10 @@ describe('queues through one voice connection', () => {
     expect(Math.abs(ends[2].positionMs - skippedAt)).toBeLessThanOrEqual(40);
     const r = server.receivedFrom(userId)!;
     const voiced = r.frames - r.silenceFrames;
-    expect(Math.abs(voiced - (150 + ends[2].positionMs / 20 + 150))).toBeLessThanOrEqual(1);
+    // ±3 frames: on the driver, the packets it sends between the main thread's skip and the
+    // moment the skip reaches its thread are heard but not counted in the skipped track's end
+    // position (one turn of the driver's event loop: 1 frame when idle, 3 seen under CI load).
+    expect(Math.abs(voiced - (150 + ends[2].positionMs / 20 + 150))).toBeLessThanOrEqual(3);
     expect(r.lost).toBe(0);
     expect(speakingOf(userId)).toEqual([1, 0]); // gapless: no SPEAKING change between tracks
     // Track 1 then 2 then 3, as heard.

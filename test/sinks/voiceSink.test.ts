@@ -36,7 +36,9 @@ describe('voiceSink against the emulator', () => {
       expect(r.timestampSteps).toBeLessThanOrEqual(last.framesLate);
       expect(r.durationMs).toBe(1000);
       expect(Math.abs(dominantFrequency(r.pcm) - 440)).toBeLessThan(2);
-      expect(r.pacing.p50).toBeLessThan(2);
+      // Paced, not burst (a burst is ~20 ms off per packet); pacing figures belong to the bench,
+      // so this only needs a margin for a loaded machine (2.6 ms seen under CI's parallel jest).
+      expect(r.pacing.p50).toBeLessThan(6);
       const speaking = events.filter((e) => e.type === 'speaking' && e.userId === userId).map((e) => (e as { flags: number }).flags);
       expect(speaking).toEqual([1, 0]);
       conn.destroy();
