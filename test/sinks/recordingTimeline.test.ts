@@ -1,17 +1,9 @@
+import { mulberry32 } from '../../src/testing/internal/UdpFaultInjector';
 import { SlotPlacer } from '../../src/sinks/internal/recording/SlotPlacer';
 import { TrackTimeline, type SlotContent } from '../../src/sinks/internal/recording/TrackTimeline';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (the emulator's fault injector's). */
+const rng = mulberry32;
 
 interface Sent {
   slot: number; // true slot on the receiver's clock

@@ -1,7 +1,7 @@
 import type { UdpFaults } from '../VoiceServer';
 
 /** Deterministic PRNG (mulberry32), so fault runs can be repeated with a seed. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
