@@ -16,7 +16,7 @@ import { findFfmpeg } from '../src/sources/findFfmpeg';
 import { buildJs } from './lib/build';
 import { BENCH_DIR, monoMs } from './lib/common';
 import { oggClip } from './lib/fixtures';
-import { childEnv, runClient, startEmulator } from './lib/procs';
+import { benchFfmpeg, childEnv, runClient, startEmulator } from './lib/procs';
 import { topSelfTime } from './lib/profile';
 
 const arg = (name: string, dflt: string): string => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const prof = flag('prof');
   buildJs();
   const fixture = await oggClip(seconds);
-  const env = childEnv(path.dirname(findFfmpeg()));
+  const env = childEnv(benchFfmpeg(findFfmpeg));
   const emulator = await startEmulator(dave ? { dave: true } : {}, env);
   try {
     for (let r = 0; r < runs; r++) {

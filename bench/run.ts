@@ -21,7 +21,7 @@ import { buildJs, JS_DIR } from './lib/build';
 import { BENCH_DIR, monoMs, quantile, RESULTS_DIR, ROOT, round, slope, udpRcvbufErrors } from './lib/common';
 import { mp3Clip, oggClip, oggHour, type Fixture } from './lib/fixtures';
 import { frameStatsIn, runLavalinkNode, serveFile } from './lib/lavalinkDriver';
-import { childEnv, runClient, startEmulator, type Emulator } from './lib/procs';
+import { benchFfmpeg, childEnv, runClient, startEmulator, type Emulator } from './lib/procs';
 import { topSelfTime } from './lib/profile';
 import { writeReport } from './lib/report';
 
@@ -938,7 +938,9 @@ function pathToFileUrl(p: string): string {
 async function main(): Promise<void> {
   log(`${smoke ? 'smoke' : 'full'} run; transpiling src/ and bench/`);
   buildJs();
-  env = childEnv(path.dirname(findFfmpeg()));
+  const ffmpeg = benchFfmpeg(findFfmpeg);
+  env = childEnv(ffmpeg);
+  log(`ffmpeg: ${ffmpeg}`);
   const envInfo = environment();
   log(`machine: ${envInfo.cores} cores, ${envInfo.cpu}, node ${envInfo.node}, load ${JSON.stringify(envInfo.load)}`);
   // Scenarios that run in a process of their own need neither fixtures nor the emulator.

@@ -7,13 +7,31 @@ import type { EmulatorReport } from '../emulatorProcess';
 import { JS_DIR } from './build';
 
 /** The directory of the ffmpeg binary rxvoice found, put first on PATH for @discordjs/voice (prism ignores FFMPEG_PATH). */
-export function childEnv(ffmpegDir: string): NodeJS.ProcessEnv {
+export function childEnv(ffmpeg: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     NODE_TLS_REJECT_UNAUTHORIZED: '0',
     NODE_NO_WARNINGS: '1',
-    PATH: `${ffmpegDir}${path.delimiter}${process.env.PATH ?? ''}`,
+    // Both libraries' processes use this ffmpeg: rxvoice through FFMPEG_PATH, prism-media (djs) through PATH.
+    FFMPEG_PATH: ffmpeg,
+    PATH: `${path.dirname(ffmpeg)}${path.delimiter}${process.env.PATH ?? ''}`,
   };
+}
+
+/**
+ * The ffmpeg the bench runs: `FFMPEG_PATH` when set, else the bundled `@ffmpeg-installer`
+ * binary (4.1) even when another ffmpeg is on PATH, so runs stay comparable with earlier ones
+ * (a system ffmpeg 5.1 on PATH changed the transcode figures of both libraries by 1.4–2.5×),
+ * else whatever `findFfmpeg()` finds.
+ */
+export function benchFfmpeg(findFfmpeg: () => string): string {
+  if (process.env.FFMPEG_PATH) return process.env.FFMPEG_PATH;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  } catch {
+    return findFfmpeg();
+  }
 }
 
 export interface Emulator {
