@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadLavalinkConfig, type LavalinkConfigOverrides } from '../server/lavalink/config';
 import { startLavalinkNode, type LavalinkNode } from '../server/lavalink/startLavalinkNode';
 import { CliError } from './CliError';
+import { untilTerminated } from './untilTerminated';
 
 /** Usage of `rxvoice node`. */
 export const NODE_USAGE = `rxvoice node: a Lavalink v4-compatible audio node (REST + /v4/websocket)
@@ -111,15 +112,7 @@ export async function runNode(argv: readonly string[], io: NodeIo): Promise<numb
     return 0;
   }
   const node = await startNodeFromArgs(args, io);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilTerminated();
   io.err('shutting down');
   await node.close();
   return 0;

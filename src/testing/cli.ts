@@ -7,6 +7,7 @@
  */
 import { startVoiceServer } from './index';
 import type { VoiceServerEvent } from './VoiceServer';
+import { untilTerminated } from '../cli/untilTerminated';
 
 export const EMULATOR_USAGE = `rxvoice emulator: a local Discord voice-server emulator (accepts any session and token)
 
@@ -62,15 +63,7 @@ export async function runEmulator(
     if (!verbose && (e.type === 'heartbeat' || e.type === 'client-message')) return;
     out(`${new Date().toISOString()} ${describe(e)}`);
   });
-  await new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  await untilTerminated();
   for (const r of server.received()) {
     out(
       `received ssrc=${r.ssrc} user=${r.userId} mode=${r.mode} frames=${r.frames} duration=${r.durationMs}ms ` +
