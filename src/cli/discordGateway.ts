@@ -4,6 +4,7 @@ import {
   GatewayDispatchEvents,
   GatewayIntentBits,
   type APIGatewayBotInfo,
+  type APIGuildMember,
   type GatewayDispatchPayload,
   type GatewaySendPayload,
 } from 'discord-api-types/v10';
@@ -33,6 +34,12 @@ export interface DiscordGateway {
   readonly shardId: number;
   /** For `joinVoiceChannelFrom`. */
   readonly link: MainGatewayLink;
+  /**
+   * A member's display name in the guild (nickname, else global name, else username), as
+   * last seen in GUILD_CREATE `members` or a VOICE_STATE_UPDATE `member`; undefined for a
+   * user the gateway has not described (no GUILD_MEMBERS intent is requested).
+   */
+  userName(userId: string): string | undefined;
   /** Resolves when every payload given to `link.send` was written to the socket (or failed), at most `timeoutMs`. */
   flush(timeoutMs?: number): Promise<void>;
   /** Closes the shard with 1000 (the session ends). */
@@ -142,6 +149,13 @@ export async function connectDiscordGateway(options: DiscordGatewayOptions): Pro
   const voiceServers = new Subject<VoiceServerUpdateData>();
   const guildChannels = new Map<string, { id: string; type: number }[]>();
   const guildCreated = new Subject<string>();
+  const names = new Map<string, string>();
+  const rememberMember = (m: Partial<APIGuildMember> | undefined): void => {
+    const u = m?.user;
+    if (!u?.id) return;
+    const name = m?.nick || u.global_name || u.username;
+    if (name) names.set(u.id, name);
+  };
   let fail: (err: CliError) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => {
     fail = reject;
@@ -162,6 +176,7 @@ export async function connectDiscordGateway(options: DiscordGatewayOptions): Pro
   manager.on(WebSocketShardEvents.Dispatch, (payload: GatewayDispatchPayload) => {
     switch (payload.t) {
       case GatewayDispatchEvents.VoiceStateUpdate:
+        if (payload.d.guild_id === options.guildId) rememberMember(payload.d.member);
         voiceStates.next(payload.d as unknown as VoiceStateUpdateData);
         break;
       case GatewayDispatchEvents.VoiceServerUpdate:
@@ -172,6 +187,7 @@ export async function connectDiscordGateway(options: DiscordGatewayOptions): Pro
           payload.d.id,
           payload.d.channels.map((c) => ({ id: c.id, type: c.type })),
         );
+        if (payload.d.id === options.guildId) for (const m of payload.d.members ?? []) rememberMember(m);
         guildCreated.next(payload.d.id);
         break;
       default:
@@ -264,6 +280,7 @@ export async function connectDiscordGateway(options: DiscordGatewayOptions): Pro
     userId,
     shardId,
     link,
+    userName: (id) => names.get(id),
     flush: async (timeoutMs = 2000) => {
       let t: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...pending]), new Promise((r) => (t = setTimeout(r, timeoutMs)))]);

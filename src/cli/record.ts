@@ -19,6 +19,14 @@ export interface RecordIo {
   info(line: string): void;
   /** Registers the Ctrl-C handler. */
   onInterrupt(handler: () => void): void;
+  /**
+   * On a terminal: shows the live block (a header line, then one line per speaker) in place
+   * of the previous one, at every progress value. Without it, a line per speaker is printed
+   * through `info` when they start or stop talking and every 10 s.
+   */
+  live?(lines: readonly string[]): void;
+  /** A user's display name, when the main gateway knows it (for the live lines and `recording.json`). */
+  userName?(userId: string): string | undefined;
 }
 
 /** `12.3 s`. */
@@ -44,6 +52,16 @@ function liveLines(info: (line: string) => void): (p: RecordingProgress) => void
       talking.set(s.userId, s.talking);
     }
   };
+}
+
+/** The live block for a terminal: `recording 12.3 s, N speakers`, then one line per speaker. */
+export function liveBlock(p: RecordingProgress): string[] {
+  const lines = [`recording ${seconds(p.durationMs)}, ${p.speakers.length} speaker${p.speakers.length === 1 ? '' : 's'}`];
+  for (const s of p.speakers) {
+    const who = s.name ? `${s.name} (${s.userId})` : s.userId;
+    lines.push(`  ${s.talking ? 'talking' : 'silent '}  ${who}: talked ${seconds(s.spokenMs)} in ${s.spurts} spurt${s.spurts === 1 ? '' : 's'}`);
+  }
+  return lines;
 }
 
 /**
@@ -80,10 +98,16 @@ export async function runRecord(
   });
   let last: RecordingProgress;
   let started = false;
-  const live = liveLines(io.info.bind(io));
+  const live = io.live ? (p: RecordingProgress) => (p.files ? undefined : io.live?.(liveBlock(p))) : liveLines(io.info.bind(io));
   try {
     last = await lastValueFrom(
-      recordVoiceChannel(conn, { directory: args.outDir, format: args.format, mix: args.mix, until: stop }).pipe(
+      recordVoiceChannel(conn, {
+        directory: args.outDir,
+        format: args.format,
+        mix: args.mix,
+        until: stop,
+        ...(io.userName ? { userName: io.userName.bind(io) } : {}),
+      }).pipe(
         tap((p) => {
           started = true;
           live(p);

@@ -54,17 +54,23 @@ function tokenCandidates(argv: readonly string[], env: NodeJS.ProcessEnv): strin
 class Interrupts {
   private handler: (() => void) | null = null;
   private presses = 0;
+  private readonly listener = (): void => {
+    this.presses++;
+    if (this.handler && this.presses === 1) this.handler();
+    else this.onForce();
+  };
 
   constructor(private readonly onForce: () => void) {
-    process.on('SIGINT', () => {
-      this.presses++;
-      if (this.handler && this.presses === 1) this.handler();
-      else this.onForce();
-    });
+    process.on('SIGINT', this.listener);
   }
 
   set(handler: () => void): void {
     this.handler = handler;
+  }
+
+  /** Removes the SIGINT listener (when `main` returns, so it can run in-process). */
+  dispose(): void {
+    process.off('SIGINT', this.listener);
   }
 }
 
@@ -160,10 +166,30 @@ async function record(args: RecordArgs, io: Io, interrupts: Interrupts): Promise
       `joined (ssrc ${ready.ssrc}, ${ready.mode}); recording to ${args.outDir} (${args.format})` +
         `${args.durationMs !== null ? ` for ${formatTime(args.durationMs)}` : ''}; Ctrl-C to stop`,
     );
-    const result = await runRecord(conn, args, { info: (line) => io.err(line), onInterrupt: (h) => interrupts.set(h) });
+    // On a terminal the live block (stdout) is redrawn in place: cursor up over the previous one, clear each line.
+    let drawn = 0;
+    const result = await runRecord(conn, args, {
+      info: (line) => {
+        drawn = 0; // the next block starts below this line
+        io.err(line);
+      },
+      onInterrupt: (h) => interrupts.set(h),
+      userName: (id) => gateway.userName(id),
+      ...(io.tty
+        ? {
+            live: (lines: readonly string[]) => {
+              io.out(`${drawn > 0 ? `\x1b[${drawn}F` : ''}${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);
+              drawn = lines.length;
+            },
+          }
+        : {}),
+    });
     connectionError = result.connectionError;
     if (result.files.length === 0) io.err('nobody spoke: no files written');
-    for (const f of result.files) io.out(`${f.path}\t${formatTime(f.durationMs)}\tuser ${f.userId}\n`);
+    for (const f of result.files) {
+      const name = gateway.userName(f.userId);
+      io.out(`${f.path}\t${formatTime(f.durationMs)}\tuser ${f.userId}${name ? ` (${name})` : ''}\n`);
+    }
   } finally {
     await leave(gateway, conn);
   }
@@ -231,6 +257,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     safe.err(`rxvoice: unexpected error: ${e.name}${e instanceof RxVoiceError ? ` ${e.code}` : ''}: ${e.message}`);
     if (verbose && e.stack) safe.err(e.stack);
     return 1;
+  } finally {
+    interrupts.dispose();
   }
 }
 

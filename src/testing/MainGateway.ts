@@ -26,6 +26,17 @@ export interface MainGatewayVoiceState {
   selfDeaf?: boolean;
 }
 
+/** A user's profile, for the member objects the emulator sends (GUILD_CREATE `members`, VOICE_STATE_UPDATE `member`). */
+export interface MainGatewayUser {
+  id: string;
+  /** Default `user-<id>`. */
+  username?: string;
+  /** `user.global_name` (display name). Default null. */
+  globalName?: string | null;
+  /** The member's nickname in every guild. Default null. */
+  nick?: string | null;
+}
+
 /** A guild the bot is in. */
 export interface MainGatewayGuild {
   id: string;
@@ -47,6 +58,8 @@ export interface MainGatewayOptions {
   botUsername?: string;
   /** Guilds sent as GUILD_CREATE after READY (when the GUILDS intent is requested). */
   guilds?: MainGatewayGuild[];
+  /** Profiles of other users (names in member objects); users not listed are `user-<id>` without a nickname. */
+  users?: MainGatewayUser[];
   /**
    * Voice server to hand out in VOICE_SERVER_UPDATE (unless the channel has its own): each
    * join registers the bot's voice session there first (`registerSession`, with the channel

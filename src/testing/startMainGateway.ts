@@ -215,13 +215,20 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     request_to_speak_timestamp: null,
   });
 
+  const profiles = new Map((options.users ?? []).map((u) => [u.id, u]));
   /** A guild member object (the bot's own, or another user's); what discord.js needs to cache the member. */
   const memberData = (userId: string) => ({
     user:
       userId === botUserId
         ? botUser
-        : { id: userId, username: `user-${userId}`, discriminator: '0', global_name: null, avatar: null },
-    nick: null,
+        : {
+            id: userId,
+            username: profiles.get(userId)?.username ?? `user-${userId}`,
+            discriminator: '0',
+            global_name: profiles.get(userId)?.globalName ?? null,
+            avatar: null,
+          },
+    nick: profiles.get(userId)?.nick ?? null,
     avatar: null,
     roles: [],
     joined_at: new Date(0).toISOString(),

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
+import { main } from '../../src/cli/rxvoice';
 import { opusDecode } from '../../src/operators/opusDecode';
 import { findFfmpeg } from '../../src/sources/findFfmpeg';
 import { oggOpusSource } from '../../src/sources/oggOpusSource';
@@ -27,6 +28,8 @@ const GUILD = '300000000000000001';
 const VOICE_CHANNEL = '300000000000000002';
 const TEXT_CHANNEL = '300000000000000003';
 const GUILDS_AND_VOICE_STATES = 1 | 128;
+const ALICE = '200000000000000001';
+const BOB = '200000000000000002';
 
 interface CliRun {
   child: ChildProcessWithoutNullStreams;
@@ -104,8 +107,14 @@ beforeAll(async () => {
     botUserId: BOT,
     voiceServer: voice,
     heartbeatIntervalMs: 2000,
-    guilds: [{ id: GUILD, channels: [{ id: VOICE_CHANNEL }, { id: TEXT_CHANNEL, type: 'text' }] }],
+    // Alice is in the channel from the start (GUILD_CREATE members); Bob joins later (VOICE_STATE_UPDATE member).
+    users: [
+      { id: ALICE, username: 'alice', globalName: 'Alice A.', nick: 'Alice' },
+      { id: BOB, username: 'bob', globalName: 'Bob B.' },
+    ],
+    guilds: [{ id: GUILD, channels: [{ id: VOICE_CHANNEL }, { id: TEXT_CHANNEL, type: 'text' }], voiceStates: [{ userId: ALICE, channelId: VOICE_CHANNEL }] }],
   });
+  gateway.setVoiceState(GUILD, BOB, VOICE_CHANNEL);
 });
 
 afterAll(async () => {
@@ -192,6 +201,11 @@ test('record: two speakers → two WAV files with their tones (--duration); Ogg 
   const freqOf = (f: string): number => dominantFrequency(parseWav(readFileSync(f)).pcm);
   expect(Math.abs(freqOf(path.join(wavDir, '200000000000000001.wav')) - 440)).toBeLessThanOrEqual(2);
   expect(Math.abs(freqOf(path.join(wavDir, '200000000000000002.wav')) - 660)).toBeLessThanOrEqual(2);
+  // Names from the main gateway: Alice's nickname (GUILD_CREATE), Bob's global name (his VOICE_STATE_UPDATE).
+  const timeline = JSON.parse(readFileSync(path.join(wavDir, 'recording.json'), 'utf8')) as { users: { id: string; name?: string }[] };
+  expect(timeline.users.map((u) => [u.id, u.name]).sort()).toEqual([[ALICE, 'Alice'], [BOB, 'Bob B.']]);
+  expect(wav.stdout()).toMatch(/200000000000000001\.wav\t.*\tuser 200000000000000001 \(Alice\)/);
+  expect(wav.stderr()).toMatch(/Bob B\. \(200000000000000002\): talking/);
   const selfDeaf = gateway.voiceStateRequests().at(-2);
   expect(selfDeaf).toEqual({ guild_id: GUILD, channel_id: VOICE_CHANNEL, self_mute: false, self_deaf: false });
   expect(gateway.voiceStateRequests().at(-1)?.channel_id).toBeNull();
@@ -212,6 +226,28 @@ test('record: two speakers → two WAV files with their tones (--duration); Ogg 
     expect(Math.abs(dominantFrequency(Buffer.concat(frames)) - hz)).toBeLessThanOrEqual(2);
   }
 }, 30_000);
+
+test('record on a terminal: the live block (one line per speaker, with names) is redrawn in place', async () => {
+  let out = '';
+  const err: string[] = [];
+  const outDir = path.join(dir, 'rec-tty');
+  const sigintListeners = process.listenerCount('SIGINT');
+  const run = main(['record', ...common(), '--out', outDir, '--duration', '2.5s'], { DISCORD_TOKEN: TOKEN }, {
+    out: (s) => (out += s),
+    err: (s) => err.push(s),
+    tty: true,
+  });
+  const deadline = Date.now() + 10_000;
+  while (!err.some((l) => /^joined/.test(l)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await voice.speakAs({ userId: ALICE, ssrc: 4011, serverId: GUILD, source: { tone: { frequency: 440, durationMs: 1000 } } });
+  expect(await run).toBe(0);
+  // Redrawn: the cursor goes back over the previous block (header + Alice's line), each line cleared.
+  expect(out).toMatch(/\x1b\[2F\x1b\[2Krecording \d+\.\d s, 1 speaker\n\x1b\[2K {2}(talking|silent ) {2}Alice \(200000000000000001\): talked/);
+  expect(out).toMatch(/talking {2}Alice \(200000000000000001\)/);
+  expect(out).toMatch(/silent {3}Alice \(200000000000000001\): talked 1\.\d s in 1 spurt\n/);
+  expect(out).toMatch(/200000000000000001\.wav\t.*\tuser 200000000000000001 \(Alice\)\n$/);
+  expect(process.listenerCount('SIGINT')).toBe(sigintListeners); // main() removed its Ctrl-C handler
+}, 20_000);
 
 test('errors: bad token (4004) → exit 3, says authentication, never prints the token; bad args; no ffmpeg; not a voice channel', async () => {
   const badToken = 'not-the-token.SECRET-zz9';
