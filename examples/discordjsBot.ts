@@ -5,7 +5,8 @@
  * - `/play <file>`: joins your voice channel — reusing the guild's connection — and queues a
  *   file of the media folder on the guild's player (it plays at once if nothing is playing);
  * - `/skip`: the next queued file, without a gap;
- * - `/record`: records one WAV file per speaker into a new folder, until `/stop`;
+ * - `/record`: records the channel into a new folder until `/stop` (`recordVoiceChannel`): one
+ *   WAV track per speaker, all on one timeline, and `recording.json` with their names and spurts;
  * - `/move <channel>`: moves the bot to another voice channel; what it plays goes on there;
  * - `/stop`: stops playing (and empties the queue) and recording;
  * - `/leave`: stops, and leaves the voice channel.
@@ -24,7 +25,7 @@
  * the bundled speech) and `/stop`, then `/record` while two simulated users speak, `/stop`,
  * `/move` and `/leave` — and prints what the emulators saw.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -38,19 +39,18 @@ import {
   type ClientOptions,
   type Guild,
 } from 'discord.js';
-import { filter, firstValueFrom, lastValueFrom, mergeMap, skip, Subject, takeUntil, throwError, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, skip, Subject, throwError, timeout } from 'rxjs';
 import {
   createPlayer,
   getVoiceConnection,
   getVoiceConnections,
-  jitterBuffer,
   joinVoiceChannel,
-  opusDecode,
-  wavFileSink,
+  recordVoiceChannel,
   type JoinOptions,
   type Player,
   type VoiceConnection,
-  type WavFileResult,
+  type RecordedFile,
+  type RecordingManifest,
 } from '../src';
 import { dominantFrequency, parseWav, startMainGateway, startVoiceServer, type MainGateway, type MainGatewayInteraction } from '../src/testing';
 
@@ -89,7 +89,7 @@ export interface BotOptions {
 interface GuildActivity {
   /** The guild's queue of files (one player per connection). */
   player: Player | null;
-  recording: { dir: string; stop$: Subject<void>; files: Promise<WavFileResult[]> } | null;
+  recording: { dir: string; stop$: Subject<void>; files: Promise<RecordedFile[]> } | null;
 }
 
 /**
@@ -153,7 +153,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
   };
 
   /** Stops playing (emptying the queue) and recording, staying in the channel; the recorded files. */
-  const stop = async (guildId: string): Promise<WavFileResult[] | null> => {
+  const stop = async (guildId: string): Promise<RecordedFile[] | null> => {
     const a = activities.get(guildId);
     const playing = a?.player && a.player.state.status !== 'idle';
     if (!a || (!playing && !a.recording)) return null;
@@ -161,7 +161,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     a.recording = null;
     const idle = a.player ? firstValueFrom(a.player.events$.pipe(filter((e) => e.type === 'idle')), { defaultValue: null }) : null;
     if (playing) a.player?.stop(); // five silence frames, speaking off, the queue is emptied
-    recording?.stop$.next(); // each speaker's file is finished and closed
+    recording?.stop$.next(); // every track is finalized, recording.json written
     const [, files] = await Promise.all([playing ? idle : null, recording?.files.catch(() => []) ?? []]);
     return files;
   };
@@ -251,21 +251,12 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       const activity = activityOf(i.guildId);
       if (!activity.recording) {
         const dir = path.join(options.recordingsDir, `${channel.id}-${Date.now()}`);
-        mkdirSync(dir, { recursive: true });
         const stop$ = new Subject<void>();
-        const taken = new Map<string, number>();
-        const fileFor = (userId: string): string => {
-          const n = (taken.get(userId) ?? 0) + 1; // a speaker who leaves and comes back gets a second file
-          taken.set(userId, n);
-          return path.join(dir, n === 1 ? `${userId}.wav` : `${userId}-${n}.wav`);
-        };
+        const guild = i.guild;
+        // One track per speaker on one timeline (silence where they do not talk), named in recording.json.
         const files = lastValueFrom(
-          conn.speakers$.pipe(
-            takeUntil(stop$),
-            mergeMap((s) => s.packets$.pipe(takeUntil(stop$), jitterBuffer({ delayMs: 60 }), opusDecode(), wavFileSink(fileFor(s.userId)))),
-            toArray(),
-          ),
-        );
+          recordVoiceChannel(conn, { directory: dir, format: 'wav', until: stop$, userName: (id) => guild.members.cache.get(id)?.displayName }),
+        ).then((last) => (last.files ?? []).filter((f) => f.kind === 'track'));
         files.catch((err: unknown) => log(`[bot] recording failed: ${err instanceof Error ? err.message : String(err)}`));
         activity.recording = { dir, stop$, files };
       }
@@ -363,6 +354,10 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
         ],
       },
     ],
+    users: [
+      { id: ALICE, username: 'alice', globalName: 'Alice' },
+      { id: BOB, username: 'bob', globalName: 'Bob' },
+    ],
   });
   log(`[emulators] voice server ${voice.endpoint}; main gateway ${gateway.url}; REST ${gateway.restUrl}`);
   const bot = await startBot({
@@ -402,9 +397,12 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
     await sleep(200);
     const stopped = await command('stop');
     const dir = / to (.+)\.$/.exec(stopped)?.[1];
-    for (const name of dir ? readdirSync(dir).sort() : []) {
+    const manifest = dir ? (JSON.parse(readFileSync(path.join(dir, 'recording.json'), 'utf8')) as RecordingManifest) : null;
+    for (const name of dir ? readdirSync(dir).filter((f) => f.endsWith('.wav')).sort() : []) {
       const wav = parseWav(readFileSync(path.join(dir!, name)));
-      log(`[recording] ${name}: ${Math.round(wav.pcm.length / 192)} ms, ${Math.round(dominantFrequency(wav.pcm))} Hz`);
+      const user = manifest?.users.find((u) => u.tracks.includes(name));
+      const spurts = user?.spurts.map((x) => `${x.startMs}–${x.endMs} ms`).join(', ') ?? '';
+      log(`[recording] ${name} (${user?.name ?? '?'}): ${Math.round(wav.pcm.length / 192)} ms, ${Math.round(dominantFrequency(wav.pcm))} Hz, talking ${spurts}`);
     }
 
     await command('move', { channel: MUSIC }, '#Music');

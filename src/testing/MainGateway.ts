@@ -109,7 +109,7 @@ export interface MainGatewayInteraction {
    * the guild's `voiceStates` or set with `setVoiceState`.
    */
   userId: string;
-  /** Default `user-<userId>`. */
+  /** Default: the user's profile in the gateway's `users`, else `user-<userId>`. */
   username?: string;
 }
 

@@ -534,6 +534,7 @@ export async function startMainGateway(options: MainGatewayOptions): Promise<Mai
     rest = createRestApi({
       token: expectedToken,
       botUser,
+      profile: (userId) => profiles.get(userId),
       applicationId: botUserId,
       gatewayBotInfo,
       guild: (guildId) => {

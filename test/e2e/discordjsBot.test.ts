@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { findFfmpeg } from '../../src/sources/findFfmpeg';
+import type { RecordingManifest } from '../../src';
 import { dominantFrequency, parseWav } from '../../src/testing';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -75,17 +76,27 @@ test('discord.js bot, offline: /play joins and plays, /stop stops, /record write
   expect(decryptFailures).toBe(0);
   expect(lost).toBe(0);
 
-  // /record → one WAV per speaker, each with its own tone; /stop names the folder.
+  // /record → one WAV per speaker on one timeline, each with its own tone, and recording.json
+  // naming them (discord.js's member cache: display names); /stop names the folder.
   const folder = / to (.+)\.\n/.exec(stdout.slice(stdout.lastIndexOf('Stopped;')))?.[1];
   expect(folder && path.dirname(folder)).toBe(out);
-  expect(readdirSync(folder!).sort()).toEqual([`${ALICE}.wav`, `${BOB}.wav`]);
-  for (const [user, freq] of [
-    [ALICE, 440],
-    [BOB, 660],
+  expect(readdirSync(folder!).sort()).toEqual([`${ALICE}.wav`, `${BOB}.wav`, 'recording.json']);
+  const manifest = JSON.parse(readFileSync(path.join(folder!, 'recording.json'), 'utf8')) as RecordingManifest;
+  const lengths = new Set<number>();
+  for (const [user, freq, name] of [
+    [ALICE, 440, 'Alice'],
+    [BOB, 660, 'Bob'],
   ] as const) {
     const wav = parseWav(readFileSync(path.join(folder!, `${user}.wav`)));
+    lengths.add(wav.pcm.length);
     expect(wav.pcm.length / 192).toBeGreaterThanOrEqual(900);
     expect(Math.abs(dominantFrequency(wav.pcm) - freq)).toBeLessThanOrEqual(2);
+    const entry = manifest.users.find((u) => u.id === user);
+    expect(entry).toMatchObject({ name, tracks: [`${user}.wav`] });
+    expect(entry!.spurts).toHaveLength(1);
+    expect(entry!.spurts[0].endMs - entry!.spurts[0].startMs).toBeGreaterThanOrEqual(900);
   }
+  expect(lengths.size).toBe(1); // same timeline: equally long
+  expect(stdout).toMatch(/\[recording\] 200000000000000001\.wav \(Alice\): \d+ ms, 440 Hz, talking \d+–\d+ ms/);
   expect(stdout).toContain(`[main gateway] interaction responses: ${Array(6).fill('callback 5, edit').join(', ')}\n`);
 }, 30_000);

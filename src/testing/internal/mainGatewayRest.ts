@@ -41,6 +41,8 @@ export interface RestContext {
   /** The bot token without a `Bot ` prefix. */
   token: string;
   botUser: APIUser;
+  /** A user's profile (from the gateway's `users` option), for the invoking member. */
+  profile(userId: string): { username?: string; globalName?: string | null; nick?: string | null } | undefined;
   applicationId: string;
   gatewayBotInfo(): APIGatewayBotInfo;
   /** A guild's channels (as in GUILD_CREATE) and a member's voice state, or undefined for an unknown guild. */
@@ -288,7 +290,14 @@ export function createRestApi(ctx: RestContext): RestApi {
     const voice = guild.voiceState(options.userId);
     const id = snowflake();
     const token = `aW50ZXJhY3Rpb246${randomBytes(24).toString('base64url')}`;
-    const user: APIUser = { id: options.userId, username: options.username ?? `user-${options.userId}`, discriminator: '0', global_name: null, avatar: null };
+    const profile = ctx.profile(options.userId);
+    const user: APIUser = {
+      id: options.userId,
+      username: options.username ?? profile?.username ?? `user-${options.userId}`,
+      discriminator: '0',
+      global_name: profile?.globalName ?? null,
+      avatar: null,
+    };
     const payload: APIChatInputApplicationCommandGuildInteraction = {
       id,
       application_id: ctx.applicationId,
@@ -307,7 +316,7 @@ export function createRestApi(ctx: RestContext): RestApi {
       channel_id: channel.id,
       member: {
         user,
-        nick: null,
+        nick: profile?.nick ?? null,
         avatar: null,
         roles: [],
         joined_at: new Date(0).toISOString(),
