@@ -10,9 +10,12 @@
  *
  * IPC (`process.send`): → `{ type: 'ready', endpoint, wsUrl, certificate }`; ←
  * `{ cmd: 'report', id, prefix, window }` → `{ type: 'report', id, report }`; ←
- * `{ cmd: 'reset' }`; ← `{ cmd: 'close' }`.
+ * `{ cmd: 'reset' }`; ← `{ cmd: 'speak', id, speakers: SpeakPlan[] }` → `{ type: 'spoke', id,
+ * firstFrameAt }` (simulated users talking to the clients of a guild, for the recording
+ * scenario); ← `{ cmd: 'close' }`.
  * Config: argv[2] JSON `{ sampleEvery?, dave? }`.
  */
+import { OpusEncoder } from '@discordjs/opus';
 import { startVoiceServer } from '../src/testing/startVoiceServer';
 import type { VoiceServerOptions } from '../src/testing/VoiceServer';
 import { monoMs, quantile } from './lib/common';
@@ -21,6 +24,42 @@ interface EmulatorConfig {
   sampleEvery?: number;
   /** Start the emulator with `dave: true` (DAVE negotiation), when it supports it. */
   dave?: boolean;
+}
+
+/**
+ * A simulated user of the recording scenario: a tone whose period divides 20 ms (so one
+ * encoded frame repeats without a click), `talkMs` of audio then `pauseMs` of nothing, over and
+ * over, from `startAtMs` after the command for `totalMs` of wall-clock time (talk + pauses).
+ */
+export interface SpeakPlan {
+  userId: string;
+  ssrc: number;
+  serverId: string;
+  /** Hz; 20 ms must hold whole periods (50, 100, 250, 500, 750, 1000 …). */
+  frequency: number;
+  startAtMs: number;
+  totalMs: number;
+  talkMs: number;
+  /** 0: talks without a pause. */
+  pauseMs: number;
+  /** RTP timestamps over a pause: `jump` (they track the sender's clock) or `frozen`. */
+  timestamp: 'jump' | 'frozen';
+}
+
+/** One 20 ms Opus frame of a tone, after the encoder settled (repeating it is seamless). */
+function toneFrame(frequency: number): Buffer {
+  const encoder = new OpusEncoder(48000, 2);
+  const pcm = Buffer.alloc(3840);
+  let frame: Buffer = Buffer.alloc(0);
+  for (let k = 0; k < 10; k++) {
+    for (let i = 0; i < 960; i++) {
+      const v = Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * frequency * i) / 48000));
+      pcm.writeInt16LE(v, i * 4);
+      pcm.writeInt16LE(v, i * 4 + 2);
+    }
+    frame = encoder.encode(pcm);
+  }
+  return frame;
 }
 
 /** Size of a sealed Opus silence frame (12-byte header, 3 bytes, 16-byte tag, 4-byte nonce). */
@@ -210,8 +249,39 @@ async function main(): Promise<void> {
     };
   };
 
-  process.on('message', (msg: { cmd: string; id?: number; prefix?: string; window?: { start: number; end: number } | null }) => {
+  /** Runs the plans; resolves with each user's first-frame time (CLOCK_MONOTONIC ms). */
+  const speak = async (plans: SpeakPlan[]): Promise<Record<string, number>> => {
+    const firstFrameAt: Record<string, number> = {};
+    await Promise.all(
+      plans.map(async (plan) => {
+        await new Promise((r) => setTimeout(r, plan.startAtMs));
+        const frame = toneFrame(plan.frequency);
+        const cycle = plan.talkMs + plan.pauseMs;
+        // Audio (excluding pauses) that fits in totalMs, whole frames.
+        const cycles = plan.pauseMs > 0 ? Math.floor(plan.totalMs / cycle) : 0;
+        const tail = plan.pauseMs > 0 ? Math.min(plan.talkMs, plan.totalMs - cycles * cycle) : plan.totalMs;
+        const audioFrames = Math.floor((cycles * plan.talkMs + tail) / 20);
+        const pauses = [];
+        for (let k = 1; plan.pauseMs > 0 && k * plan.talkMs < audioFrames * 20; k++) {
+          pauses.push({ atMs: k * plan.talkMs, durationMs: plan.pauseMs, timestamp: plan.timestamp });
+        }
+        async function* frames(): AsyncGenerator<Uint8Array> {
+          for (let i = 0; i < audioFrames; i++) {
+            if (i === 0) firstFrameAt[plan.userId] = monoMs();
+            yield frame;
+          }
+        }
+        await server.speakAs({ userId: plan.userId, ssrc: plan.ssrc, serverId: plan.serverId, source: { opus: frames() }, pauses });
+      }),
+    );
+    return firstFrameAt;
+  };
+
+  process.on('message', (msg: { cmd: string; id?: number; prefix?: string; window?: { start: number; end: number } | null; speakers?: SpeakPlan[] }) => {
     switch (msg.cmd) {
+      case 'speak':
+        void speak(msg.speakers ?? []).then((firstFrameAt) => process.send!({ type: 'spoke', id: msg.id, firstFrameAt }));
+        return;
       case 'report':
         process.send!({ type: 'report', id: msg.id, report: report(msg.prefix ?? '', msg.window ?? null) });
         return;

@@ -16,12 +16,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { findFfmpeg } from '../src/sources/findFfmpeg';
 import type { ClientConfig, ClientResult, DriverInfo } from './clientProcess';
-import type { EmulatorReport } from './emulatorProcess';
+import type { EmulatorReport, SpeakPlan } from './emulatorProcess';
+import type { RecordingClientConfig, RecordingClientResult } from './recordingClient';
 import { buildJs, JS_DIR } from './lib/build';
 import { BENCH_DIR, monoMs, quantile, RESULTS_DIR, ROOT, round, slope, udpRcvbufErrors } from './lib/common';
 import { mp3Clip, oggClip, oggHour, type Fixture } from './lib/fixtures';
 import { frameStatsIn, runLavalinkNode, serveFile } from './lib/lavalinkDriver';
-import { benchFfmpeg, childEnv, runClient, startEmulator, type Emulator } from './lib/procs';
+import { benchFfmpeg, childEnv, forkMeasured, runClient, startEmulator, type Emulator } from './lib/procs';
 import { topSelfTime } from './lib/profile';
 import { writeReport } from './lib/report';
 
@@ -32,6 +33,9 @@ const smoke = process.argv.includes('--smoke');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : null;
 const outDir = smoke ? path.join(RESULTS_DIR, 'tmp') : RESULTS_DIR;
+/** Length of the recording scenario: `--recording-minutes=60` for the hour figure (default 3; smoke: 8 s). */
+const recordingMinutesArg = process.argv.find((a) => a.startsWith('--recording-minutes='));
+const recordingMs = smoke ? 8_000 : Math.round(Number(recordingMinutesArg?.slice('--recording-minutes='.length) ?? 3) * 60_000);
 const started = monoMs();
 const log = (msg: string): void => console.log(`[bench ${((monoMs() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 
@@ -912,6 +916,10 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
     },
   },
   {
+    name: 'recording',
+    run: async (emulator) => recordingScenario(emulator),
+  },
+  {
     name: 'profile',
     run: async (emulator) => {
       const fixture = await oggClip(smoke ? 1 : 10);
@@ -930,6 +938,124 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
     },
   },
 ];
+
+// ---- the recording scenario ------------------------------------------------------------------
+
+/**
+ * `recordVoiceChannel` over a long run (rxvoice only: @discordjs/voice has no aligned
+ * recording). Four simulated users talk through the emulator process — A 4 s on / 6 s off
+ * (RTP timestamps jump over pauses), B 7 s on / 3 s off (timestamps frozen over pauses), C
+ * without a pause, D from half-way, 2 s on / 8 s off — while one connection records every
+ * track and the mix as WAV. Measured: each file's audio length against the wall clock
+ * (CLOCK_MONOTONIC from subscription to stop), where each talk spurt lands against where the
+ * emulator sent it (the offset's spread and slope over the run), memory over the run, CPU.
+ */
+async function recordingScenario(emulator: Emulator): Promise<unknown> {
+  const D = recordingMs;
+  const runId = nextRunId();
+  const guildId = `${runId}900000`;
+  const uid = (k: number): string => `${runId}${String(k).padStart(6, '0')}`;
+  const plans: SpeakPlan[] = [
+    { userId: uid(1), ssrc: 71001, serverId: guildId, frequency: 500, startAtMs: 500, totalMs: D - 1500, talkMs: 4000, pauseMs: 6000, timestamp: 'jump' },
+    { userId: uid(2), ssrc: 71002, serverId: guildId, frequency: 1000, startAtMs: 1500, totalMs: D - 2500, talkMs: 7000, pauseMs: 3000, timestamp: 'frozen' },
+    { userId: uid(3), ssrc: 71003, serverId: guildId, frequency: 250, startAtMs: 1000, totalMs: D - 2000, talkMs: D, pauseMs: 0, timestamp: 'jump' },
+    { userId: uid(4), ssrc: 71004, serverId: guildId, frequency: 750, startAtMs: Math.round(D / 2), totalMs: Math.round(D / 2) - 1000, talkMs: 2000, pauseMs: 8000, timestamp: 'jump' },
+  ];
+  const directory = path.join(BENCH_DIR, '.tmp', 'recording');
+  fs.rmSync(directory, { recursive: true, force: true });
+  const config: RecordingClientConfig = {
+    endpoint: emulator.endpoint,
+    guildId,
+    userId: uid(9),
+    directory,
+    format: 'wav',
+    durationMs: D,
+    memoryEveryMs: smoke ? 500 : 5000,
+  };
+  const child = forkMeasured('recordingClient', config, env, []);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  let spoken: Promise<Record<string, number>> | null = null;
+  const result = await new Promise<RecordingClientResult | null>((resolve) => {
+    let r: RecordingClientResult | null = null;
+    child.on('message', (m: { type: string }) => {
+      if (m.type === 'recording') spoken = emulator.speak(plans);
+      else if (m.type === 'result') r = m as RecordingClientResult;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), D + 120_000);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(r);
+    });
+  });
+  const firstFrameAt: Record<string, number> = spoken ? await spoken : {};
+  try {
+    if (!result || result.error) throw new Error(`recording client failed: ${result?.error ?? 'no result'}; stderr: ${stderr}`);
+    const wallMs = result.stoppedAt - result.startedAt;
+    // The issue's bound: within 20 ms per hour of recording (20 ms for anything up to an hour).
+    const allowedMs = 20 * Math.max(1, wallMs / 3_600_000);
+    const files = result.files.map((f) => ({
+      file: f.kind === 'mix' ? 'mix' : `user ${f.userId!.slice(-1)}`,
+      audioMs: round(f.audioMs, 1),
+      minusWallMs: round(f.audioMs - wallMs, 1),
+      mb: round(f.bytes / 1048576, 1),
+    }));
+    // Placement: each spurt's start in the track against where the emulator sent it.
+    const placement = plans.map((p) => {
+      const user = result.manifest?.users.find((u) => u.id === p.userId);
+      const sentAt = firstFrameAt[p.userId];
+      const cycle = p.talkMs + p.pauseMs;
+      const offsets: Array<[number, number]> = [];
+      for (const [k, sp] of (user?.spurts ?? []).entries()) {
+        const expected = sentAt - result.startedAt + k * cycle;
+        offsets.push([expected, sp.startMs - expected]);
+      }
+      const ys = offsets.map(([, o]) => o);
+      return {
+        user: p.userId.slice(-1),
+        timestamps: p.pauseMs > 0 ? p.timestamp : 'no pause',
+        spurts: user?.spurts.length ?? 0,
+        expectedSpurts: p.pauseMs > 0 ? Math.ceil(p.totalMs / cycle) : 1,
+        offsetMs: ys.length ? { min: round(Math.min(...ys), 1), max: round(Math.max(...ys), 1) } : null,
+        // Drift of the placement over the run (least squares), ms per hour.
+        driftMsPerHour: ys.length >= 2 ? round(slope(offsets.map(([x]) => x / 3_600_000), ys), 1) : null,
+        latePackets: user?.latePackets ?? null,
+        concealedFrames: user?.concealedFrames ?? null,
+      };
+    });
+    // Memory: the steady state after the first fifth of the run (all four users from half-way).
+    const from = result.startedAt + D / 5;
+    const steady = result.memory.filter((m) => m.t >= from);
+    const xs = steady.map((m) => (m.t - result.startedAt) / 60_000);
+    const mem = (k: 'rss' | 'heapUsed' | 'external' | 'arrayBuffers') => ({
+      mbPerMin: round(slope(xs, steady.map((m) => m[k])), 3),
+      min: round(Math.min(...steady.map((m) => m[k])), 1),
+      max: round(Math.max(...steady.map((m) => m[k])), 1),
+    });
+    const out = {
+      durationMs: D,
+      wallMs: round(wallMs, 1),
+      reportedMs: result.reportedMs,
+      files,
+      worstLengthErrorMs: round(Math.max(...files.map((f) => Math.abs(f.minusWallMs))), 1),
+      allowedLengthErrorMs: round(allowedMs, 1),
+      lengthsWithinBound: files.every((f) => Math.abs(f.minusWallMs) <= allowedMs),
+      placement,
+      memory: { rss: mem('rss'), heapUsed: mem('heapUsed'), external: mem('external'), arrayBuffers: mem('arrayBuffers'), samples: steady.length },
+      peakRssMb: round(Math.max(...result.memory.map((m) => m.rss)), 1),
+      cpuPctOfOneCore: round((result.cpuMs / wallMs) * 100, 2),
+      // RSS every ~minute (MB), from the start.
+      series: result.memory.filter((_, i, a) => i % Math.max(1, Math.round(a.length / 60)) === 0).map((m) => [round((m.t - result.startedAt) / 1000, 0), round(m.rss, 1)]),
+    };
+    log(
+      `recording ${Math.round(D / 1000)} s: length − wall ${files.map((f) => `${f.file} ${f.minusWallMs}`).join(', ')} ms; ` +
+        `placement drift ${placement.map((p) => `${p.user} ${p.driftMsPerHour}`).join(', ')} ms/h; rss ${out.memory.rss.mbPerMin} MB/min, heap ${out.memory.heapUsed.mbPerMin} MB/min`,
+    );
+    return out;
+  } finally {
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
+}
 
 function pathToFileUrl(p: string): string {
   return `file://${p}`;

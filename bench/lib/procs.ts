@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ClientConfig, ClientResult } from '../clientProcess';
-import type { EmulatorReport } from '../emulatorProcess';
+import type { EmulatorReport, SpeakPlan } from '../emulatorProcess';
 import { JS_DIR } from './build';
 
 /** The directory of the ffmpeg binary rxvoice found, put first on PATH for @discordjs/voice (prism ignores FFMPEG_PATH). */
@@ -39,6 +39,8 @@ export interface Emulator {
   pid: number;
   report(prefix: string, window: { start: number; end: number } | null): Promise<EmulatorReport>;
   reset(): Promise<void>;
+  /** Simulated users talk to the clients of their guild; resolves when all are done, with each one's first-frame time (CLOCK_MONOTONIC ms). */
+  speak(plans: SpeakPlan[]): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -56,10 +58,10 @@ export async function startEmulator(config: { sampleEvery?: number; dave?: boole
     // not permitted
   }
   let nextId = 1;
-  const pending = new Map<number, (m: { report?: EmulatorReport }) => void>();
+  const pending = new Map<number, (m: { report?: EmulatorReport; firstFrameAt?: Record<string, number> }) => void>();
   const ready = new Promise<{ endpoint: string; pid: number }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-    child.on('message', (m: { type: string; id?: number; endpoint?: string; pid?: number; report?: EmulatorReport }) => {
+    child.on('message', (m: { type: string; id?: number; endpoint?: string; pid?: number; report?: EmulatorReport; firstFrameAt?: Record<string, number> }) => {
       if (m.type === 'ready') resolve({ endpoint: m.endpoint!, pid: m.pid! });
       else if (m.id !== undefined) {
         pending.get(m.id)?.(m);
@@ -68,7 +70,7 @@ export async function startEmulator(config: { sampleEvery?: number; dave?: boole
     });
   });
   const { endpoint, pid } = await ready;
-  const call = (msg: Record<string, unknown>): Promise<{ report?: EmulatorReport }> =>
+  const call = (msg: Record<string, unknown>): Promise<{ report?: EmulatorReport; firstFrameAt?: Record<string, number> }> =>
     new Promise((resolve) => {
       const id = nextId++;
       pending.set(id, resolve);
@@ -79,6 +81,7 @@ export async function startEmulator(config: { sampleEvery?: number; dave?: boole
     pid,
     report: async (prefix, window) => (await call({ cmd: 'report', prefix, window })).report!,
     reset: async () => void (await call({ cmd: 'reset' })),
+    speak: async (speakers) => (await call({ cmd: 'speak', speakers })).firstFrameAt ?? {},
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -57,6 +57,7 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
   const busy = load(resultsDir, 'busy');
   const filters = load(resultsDir, 'filters');
   const lavalink = load(resultsDir, 'lavalink');
+  const recording = load(resultsDir, 'recording');
   const env = (pass ?? micro ?? scale ?? trans ?? rss ?? filters)?.environment as Json | undefined;
 
   const rows: string[] = ['| figure | rxvoice | @discordjs/voice | rxvoice / djs |', '|---|---:|---:|---:|'];
@@ -292,6 +293,32 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       `| connected / started / N | ${cell((r) => `${r.connected} / ${r.started} / ${r.n}`)} |`,
       `| all started after (the N tracks at once → the last stream's first packet), s | ${cell((r) => (typeof r.allStartedMs === 'number' ? fmt(r.allStartedMs / 1000, 1) : '—'))} |`,
       `| emulator CPU, % of a core | ${cell((r) => fmt(r.emulatorCpuPct, 1))} |`,
+    );
+  }
+  if (recording?.files) {
+    const minutes = (recording.wallMs as number) / 60_000;
+    const m = recording.memory as Json;
+    lines.push(
+      '',
+      `**Long recording** (\`recordVoiceChannel\`, rxvoice only; measured ${String(recording.environment?.date ?? '').slice(0, 16).replace('T', ' ')} UTC): one connection records ${fmt(minutes, 1)} min of four simulated users ` +
+        '(A 4 s on / 6 s off with RTP timestamps jumping over pauses, B 7 s on / 3 s off with timestamps frozen, C without a pause, D from half-way, 2 s on / 8 s off) into WAV tracks and a mix; ' +
+        `wall clock = CLOCK_MONOTONIC from subscription to stop, ${fmt(recording.wallMs, 1)} ms`,
+      '',
+      '| file | audio, ms | audio − wall clock, ms | size, MB |',
+      '|---|---:|---:|---:|',
+      ...(recording.files as Json[]).map((f) => `| ${f.file} | ${fmt(f.audioMs, 1)} | ${fmt(f.minusWallMs, 1)} | ${fmt(f.mb, 1)} |`),
+      '',
+      `Every file within ${fmt(recording.allowedLengthErrorMs, 1)} ms of the wall clock (20 ms per hour): **${recording.lengthsWithinBound ? 'yes' : 'no'}** (worst ${fmt(recording.worstLengthErrorMs, 1)} ms).`,
+      '',
+      '| user | timestamps over pauses | spurts / sent | spurt start − sent, ms (min … max) | placement drift, ms per hour | late packets | concealed frames |',
+      '|---|---|---:|---:|---:|---:|---:|',
+      ...(recording.placement as Json[]).map(
+        (p) =>
+          `| ${p.user} | ${p.timestamps} | ${p.spurts} / ${p.expectedSpurts} | ${p.offsetMs ? `${fmt(p.offsetMs.min, 1)} … ${fmt(p.offsetMs.max, 1)}` : '—'} | ${fmt(p.driftMsPerHour, 1)} | ${fmt(p.latePackets, 0)} | ${fmt(p.concealedFrames, 0)} |`,
+      ),
+      '',
+      `Memory after the first fifth (${m.samples} samples): RSS ${fmt(m.rss.min, 1)}–${fmt(m.rss.max, 1)} MB, slope ${fmt(m.rss.mbPerMin, 3)} MB/min; heap ${fmt(m.heapUsed.min, 1)}–${fmt(m.heapUsed.max, 1)} MB, slope ${fmt(m.heapUsed.mbPerMin, 3)} MB/min; ` +
+        `ArrayBuffers ${fmt(m.arrayBuffers.min, 1)}–${fmt(m.arrayBuffers.max, 1)} MB. Peak RSS ${fmt(recording.peakRssMb, 1)} MB; recorder CPU ${fmt(recording.cpuPctOfOneCore, 2)} % of a core.`,
     );
   }
   if (tScale) {
