@@ -4,7 +4,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }],
+    // Transpiled file by file (tsconfig's isolatedModules): type errors are test/typecheck.test.ts's job (one tsc run).
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     // ts-mls, @hpke and @noble ship ESM only: jest's CommonJS runtime needs them transpiled.
     '^.+\\.js$': [
       'ts-jest',
@@ -18,4 +19,6 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(ts-mls|@hpke|@noble)/)'],
   testTimeout: 30000,
   maxWorkers: 2,
+  // test.concurrent (test/e2e/examples.test.ts: examples that mostly wait on real time): at most 3 at once.
+  maxConcurrency: 3,
 };

@@ -1,18 +1,33 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { dominantFrequency, parseWav } from '../../src/testing';
 
 const root = path.resolve(__dirname, '../..');
-const run = (script: string, args: string[] = []) =>
-  spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+/**
+ * Runs an example to its end. The examples mostly wait on real time (playback at 20 ms), so
+ * the tests run concurrently (`test.concurrent`, at most `maxConcurrency` at once: jest.config.js).
+ */
+const run = (script: string, args: string[] = []): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 
-test('examples/record.ts writes one WAV track per speaker on one timeline, each with its own tone, and the mix', () => {
+test.concurrent('examples/record.ts writes one WAV track per speaker on one timeline, each with its own tone, and the mix', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rxvoice-record-'));
   try {
-    const res = run('examples/record.ts', [dir]);
-    expect(res.status).toBe(0);
+    const res = await run('examples/record.ts', [dir]);
+    expect(res).toMatchObject({ status: 0 }); // on failure, jest prints stdout and stderr
     for (const [user, hz] of [
       ['alice', 440],
       ['bob', 660],
@@ -31,9 +46,9 @@ test('examples/record.ts writes one WAV track per speaker on one timeline, each 
   }
 }, 60_000);
 
-test('npm run demo plays the bundled recording and prints the emulator report', () => {
-  const res = run('examples/demo.ts');
-  expect(res.status).toBe(0);
+test.concurrent('npm run demo plays the bundled recording and prints the emulator report', async () => {
+  const res = await run('examples/demo.ts');
+  expect(res).toMatchObject({ status: 0 }); // on failure, jest prints stdout and stderr
   expect(res.stdout).toMatch(/decrypt failures\s+0/);
   expect(res.stdout).toMatch(/loss\s+0 lost/);
   const snr = Number(/aligned SNR\s+(-?[\d.]+) dB/.exec(res.stdout)?.[1]);
@@ -41,27 +56,27 @@ test('npm run demo plays the bundled recording and prints the emulator report', 
   rmSync(path.join(root, 'demo-output'), { recursive: true, force: true });
 }, 60_000);
 
-test('examples/duckingCompressor.ts: a custom operator ducks the music while someone speaks', () => {
-  const res = run('examples/duckingCompressor.ts');
-  expect(res.status).toBe(0);
+test.concurrent('examples/duckingCompressor.ts: a custom operator ducks the music while someone speaks', async () => {
+  const res = await run('examples/duckingCompressor.ts');
+  expect(res).toMatchObject({ status: 0 }); // on failure, jest prints stdout and stderr
   const levels = /music level per second: ([\d.]+) → ([\d.]+) → ([\d.]+)/.exec(res.stdout)!.slice(1).map(Number);
   expect(levels[1]).toBeLessThan(levels[0] * 0.5);
   expect(levels[2]).toBeGreaterThan(levels[1] * 2);
 }, 60_000);
 
-test('examples/mixing.ts and examples/soundboard.ts run and play what they say', () => {
-  const mixing = run('examples/mixing.ts');
-  expect(mixing.status).toBe(0);
+test.concurrent('examples/mixing.ts and examples/soundboard.ts run and play what they say', async () => {
+  const mixing = await run('examples/mixing.ts');
+  expect(mixing).toMatchObject({ status: 0 });
   expect(mixing.stdout).toMatch(/played 3\d{3} ms/);
-  const board = run('examples/soundboard.ts');
-  expect(board.status).toBe(0);
+  const board = await run('examples/soundboard.ts');
+  expect(board).toMatchObject({ status: 0 });
   const hz = /: (\d+) Hz, then (\d+) Hz, then (\d+) Hz/.exec(board.stdout)!.slice(1).map(Number);
   expect(hz).toEqual([1320, 330, 880]);
 }, 60_000);
 
-test('examples/filters.ts switches Lavalink filters live: nightcore, bass boost, 8D, karaoke each show in what the emulator heard', () => {
-  const res = run('examples/filters.ts');
-  expect(res.status).toBe(0);
+test.concurrent('examples/filters.ts switches Lavalink filters live: nightcore, bass boost, 8D, karaoke each show in what the emulator heard', async () => {
+  const res = await run('examples/filters.ts');
+  expect(res).toMatchObject({ status: 0 }); // on failure, jest prints stdout and stderr
   const [outMs, inMs] = /played (\d+) ms of filtered audio from (\d+) ms of input/.exec(res.stdout)!.slice(1).map(Number);
   expect(inMs - outMs).toBeGreaterThan(300); // nightcore (speed 1.25 for 2 s) consumed ~500 ms more input
   const seg = (name: string) => {
@@ -78,9 +93,9 @@ test('examples/filters.ts switches Lavalink filters live: nightcore, bass boost,
   expect(seg('karaoke').level).toBeLessThan(plain.level - 8);
 }, 60_000);
 
-test('examples/lavalink-client.ts: lavalink-client plays through the rxvoice node into the emulator, end-to-end encrypted', () => {
-  const res = run('examples/lavalink-client.ts');
-  expect(res.status).toBe(0);
+test.concurrent('examples/lavalink-client.ts: lavalink-client plays through the rxvoice node into the emulator, end-to-end encrypted', async () => {
+  const res = await run('examples/lavalink-client.ts');
+  expect(res).toMatchObject({ status: 0 }); // on failure, jest prints stdout and stderr
   expect(res.stdout).toMatch(/^loadtracks: track/m);
   expect(res.stdout).toMatch(/^trackStart: /m);
   const [heardMs, relayed, e2ee] = /heard (\d+) ms of audio .*relayed (\d+) packets, (\d+) end-to-end encrypted/.exec(res.stdout)!.slice(1).map(Number);
