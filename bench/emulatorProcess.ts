@@ -280,7 +280,13 @@ async function main(): Promise<void> {
   process.on('message', (msg: { cmd: string; id?: number; prefix?: string; window?: { start: number; end: number } | null; speakers?: SpeakPlan[] }) => {
     switch (msg.cmd) {
       case 'speak':
-        void speak(msg.speakers ?? []).then((firstFrameAt) => process.send!({ type: 'spoke', id: msg.id, firstFrameAt }));
+        speak(msg.speakers ?? []).then(
+          (firstFrameAt) => process.send!({ type: 'spoke', id: msg.id, firstFrameAt }),
+          (err: unknown) => {
+            console.error(`emulator: speak failed: ${err instanceof Error ? err.message : String(err)}`);
+            process.send!({ type: 'spoke', id: msg.id, firstFrameAt: {} });
+          },
+        );
         return;
       case 'report':
         process.send!({ type: 'report', id: msg.id, report: report(msg.prefix ?? '', msg.window ?? null) });

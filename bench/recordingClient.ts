@@ -36,7 +36,7 @@ export interface RecordingClientResult {
   /** `durationMs` of the last progress value. */
   reportedMs: number;
   /** Audio length of every file, ms (from the WAV header's data size; other formats: as reported). */
-  files: Array<{ kind: string; userId: string | null; bytes: number; audioMs: number }>;
+  files: Array<{ kind: string; userId: string | null; path: string; bytes: number; audioMs: number }>;
   manifest: { users: Array<{ id: string; spurts: Array<{ startMs: number; endMs: number }>; latePackets: number; concealedFrames: number }> } | null;
   /** [CLOCK_MONOTONIC ms, MB] samples. */
   memory: Array<{ t: number; rss: number; heapUsed: number; external: number; arrayBuffers: number }>;
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     .map((f) => ({
       kind: f.kind,
       userId: f.userId ?? null,
+      path: f.path,
       bytes: f.bytes,
       audioMs: config.format === 'wav' ? wavAudioMs(f.path) : (f.durationMs ?? NaN),
     }));

@@ -950,6 +950,38 @@ const scenarios: Array<{ name: string; run: (emulator: Emulator) => Promise<unkn
  * (CLOCK_MONOTONIC from subscription to stop), where each talk spurt lands against where the
  * emulator sent it (the offset's spread and slope over the run), memory over the run, CPU.
  */
+/**
+ * First sample in [fromMs, toMs) of a 48 kHz stereo s16le WAV whose left channel exceeds 5 %
+ * of full scale, in ms from the start of the audio (sample precision), or null. Reads only that
+ * window of the file.
+ */
+function wavOnsetMs(file: string, fromMs: number, toMs: number): number | null {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    let dataAt = -1;
+    for (let at = 12; at + 8 <= n; ) {
+      const size = head.readUInt32LE(at + 4);
+      if (head.toString('latin1', at, at + 4) === 'data') {
+        dataAt = at + 8;
+        break;
+      }
+      at += 8 + size + (size & 1);
+    }
+    if (dataAt < 0) return null;
+    const first = Math.max(0, Math.floor(fromMs * 48));
+    const count = Math.max(0, Math.floor(toMs * 48) - first);
+    const buf = Buffer.alloc(count * 4);
+    const got = fs.readSync(fd, buf, 0, buf.length, dataAt + first * 4);
+    const threshold = 0.05 * 32767;
+    for (let i = 0; i + 4 <= got; i += 4) if (Math.abs(buf.readInt16LE(i)) > threshold) return (first + i / 4) / 48;
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 async function recordingScenario(emulator: Emulator): Promise<unknown> {
   const D = recordingMs;
   const runId = nextRunId();
@@ -988,7 +1020,10 @@ async function recordingScenario(emulator: Emulator): Promise<unknown> {
       resolve(r);
     });
   });
-  const firstFrameAt: Record<string, number> = spoken ? await spoken : {};
+  // The users finish talking before the recording stops; a failed emulator must not hang the bench.
+  const firstFrameAt: Record<string, number> = spoken
+    ? await Promise.race([spoken, new Promise<Record<string, number>>((resolve) => setTimeout(() => resolve({}), 30_000).unref())])
+    : {};
   try {
     if (!result || result.error) throw new Error(`recording client failed: ${result?.error ?? 'no result'}; stderr: ${stderr}`);
     const wallMs = result.stoppedAt - result.startedAt;
@@ -1000,32 +1035,49 @@ async function recordingScenario(emulator: Emulator): Promise<unknown> {
       minusWallMs: round(f.audioMs - wallMs, 1),
       mb: round(f.bytes / 1048576, 1),
     }));
-    // Placement: each spurt's start in the track against where the emulator sent it.
+    // Placement: each spurt's tone onset in its track (sample precision, not the 20 ms slots of
+    // recording.json) against when the emulator sent the spurt's first frame. The sender, the
+    // recorder and the wall clock share CLOCK_MONOTONIC: this checks the recorder's placement
+    // and slot counting over the run, not the drift of two real clocks (the SlotPlacer's
+    // simulated ±100 ppm sender is in test/sinks/recordingTimeline.test.ts).
     const placement = plans.map((p) => {
       const user = result.manifest?.users.find((u) => u.id === p.userId);
+      const file = result.files.find((f) => f.userId === p.userId);
       const sentAt = firstFrameAt[p.userId];
       const cycle = p.talkMs + p.pauseMs;
+      const spurtsSent = p.pauseMs > 0 ? Math.ceil(p.totalMs / cycle) : 1;
       const offsets: Array<[number, number]> = [];
-      for (const [k, sp] of (user?.spurts ?? []).entries()) {
+      for (let k = 0; file && sentAt !== undefined && k < spurtsSent; k++) {
         const expected = sentAt - result.startedAt + k * cycle;
-        offsets.push([expected, sp.startMs - expected]);
+        const onset = file ? wavOnsetMs(file.path, expected - 60, expected + 200) : null;
+        if (onset !== null) offsets.push([expected, onset - expected]);
       }
-      const ys = offsets.map(([, o]) => o);
+      // The first spurt is decoded from a fresh decoder; every later one follows Opus silence
+      // frames, after which libopus ramps the tone up over about two frames (the 5 % threshold
+      // is crossed ~40 ms later). Placement drift is measured over the later spurts.
+      const later = offsets.slice(1);
+      const ys = later.map(([, o]) => o);
       return {
         user: p.userId.slice(-1),
         timestamps: p.pauseMs > 0 ? p.timestamp : 'no pause',
         spurts: user?.spurts.length ?? 0,
-        expectedSpurts: p.pauseMs > 0 ? Math.ceil(p.totalMs / cycle) : 1,
-        offsetMs: ys.length ? { min: round(Math.min(...ys), 1), max: round(Math.max(...ys), 1) } : null,
-        // Drift of the placement over the run (least squares), ms per hour.
-        driftMsPerHour: ys.length >= 2 ? round(slope(offsets.map(([x]) => x / 3_600_000), ys), 1) : null,
+        expectedSpurts: spurtsSent,
+        onsetsFound: offsets.length,
+        // Tone onset in the track − send time of the spurt's first frame, ms: the first spurt, and the later ones.
+        firstOnsetMs: offsets.length ? round(offsets[0][1], 2) : null,
+        onsetMs: ys.length ? { min: round(Math.min(...ys), 2), max: round(Math.max(...ys), 2) } : null,
+        // Least-squares slope of the later spurts' offset over the run, ms per hour.
+        driftMsPerHour: ys.length >= 2 ? round(slope(later.map(([x]) => x / 3_600_000), ys), 2) : null,
         latePackets: user?.latePackets ?? null,
         concealedFrames: user?.concealedFrames ?? null,
+        // The first 30 spurts: [s from the start of the recording, onset − send time ms].
+        firstOnsets: offsets.slice(0, 30).map(([x, y]) => [round(x / 1000, 1), round(y, 2)]),
       };
     });
-    // Memory: the steady state after the first fifth of the run (all four users from half-way).
-    const from = result.startedAt + D / 5;
-    const steady = result.memory.filter((m) => m.t >= from);
+    // Memory: the steady state once all four users talk (D joins half-way) and settled,
+    // without the sample taken after the files were finalized.
+    const from = result.startedAt + D / 2 + Math.min(30_000, D / 10);
+    const steady = result.memory.filter((m) => m.t >= from && m.t <= result.stoppedAt);
     const xs = steady.map((m) => (m.t - result.startedAt) / 60_000);
     const mem = (k: 'rss' | 'heapUsed' | 'external' | 'arrayBuffers') => ({
       mbPerMin: round(slope(xs, steady.map((m) => m[k])), 3),
@@ -1034,6 +1086,7 @@ async function recordingScenario(emulator: Emulator): Promise<unknown> {
     });
     const out = {
       durationMs: D,
+      memoryEveryMs: config.memoryEveryMs,
       wallMs: round(wallMs, 1),
       reportedMs: result.reportedMs,
       files,
@@ -1044,12 +1097,15 @@ async function recordingScenario(emulator: Emulator): Promise<unknown> {
       memory: { rss: mem('rss'), heapUsed: mem('heapUsed'), external: mem('external'), arrayBuffers: mem('arrayBuffers'), samples: steady.length },
       peakRssMb: round(Math.max(...result.memory.map((m) => m.rss)), 1),
       cpuPctOfOneCore: round((result.cpuMs / wallMs) * 100, 2),
-      // RSS every ~minute (MB), from the start.
-      series: result.memory.filter((_, i, a) => i % Math.max(1, Math.round(a.length / 60)) === 0).map((m) => [round((m.t - result.startedAt) / 1000, 0), round(m.rss, 1)]),
+      // About 60 samples over the run: [s from the start, RSS MB, heap MB, ArrayBuffers MB].
+      series: result.memory
+        .filter((_, i, a) => i % Math.max(1, Math.round(a.length / 60)) === 0)
+        .map((m) => [round((m.t - result.startedAt) / 1000, 0), round(m.rss, 1), round(m.heapUsed, 1), round(m.arrayBuffers, 1)]),
     };
     log(
       `recording ${Math.round(D / 1000)} s: length − wall ${files.map((f) => `${f.file} ${f.minusWallMs}`).join(', ')} ms; ` +
-        `placement drift ${placement.map((p) => `${p.user} ${p.driftMsPerHour}`).join(', ')} ms/h; rss ${out.memory.rss.mbPerMin} MB/min, heap ${out.memory.heapUsed.mbPerMin} MB/min`,
+        `onset drift ${placement.map((p) => `${p.user} ${p.driftMsPerHour}`).join(', ')} ms/h; MB/min: rss ${out.memory.rss.mbPerMin}, heap ${out.memory.heapUsed.mbPerMin}, ` +
+        `external ${out.memory.external.mbPerMin}, arrayBuffers ${out.memory.arrayBuffers.mbPerMin}`,
     );
     return out;
   } finally {

@@ -70,6 +70,11 @@ export async function startEmulator(config: { sampleEvery?: number; dave?: boole
     });
   });
   const { endpoint, pid } = await ready;
+  // A call to an emulator that died answers empty rather than waiting forever.
+  child.once('exit', () => {
+    for (const answer of pending.values()) answer({});
+    pending.clear();
+  });
   const call = (msg: Record<string, unknown>): Promise<{ report?: EmulatorReport; firstFrameAt?: Record<string, number> }> =>
     new Promise((resolve) => {
       const id = nextId++;

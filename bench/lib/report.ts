@@ -310,15 +310,20 @@ export function writeReport(resultsDir: string, readmePath: string): { targets: 
       '',
       `Every file within ${fmt(recording.allowedLengthErrorMs, 1)} ms of the wall clock (20 ms per hour): **${recording.lengthsWithinBound ? 'yes' : 'no'}** (worst ${fmt(recording.worstLengthErrorMs, 1)} ms).`,
       '',
-      '| user | timestamps over pauses | spurts / sent | spurt start − sent, ms (min … max) | placement drift, ms per hour | late packets | concealed frames |',
-      '|---|---|---:|---:|---:|---:|---:|',
+      '| user | timestamps over pauses | spurts in recording.json / sent | tone onset − send time, first spurt, ms | the same, later spurts, ms (min … max) | drift of the later spurts\' offset, ms per hour | late packets | concealed frames |',
+      '|---|---|---:|---:|---:|---:|---:|---:|',
       ...(recording.placement as Json[]).map(
         (p) =>
-          `| ${p.user} | ${p.timestamps} | ${p.spurts} / ${p.expectedSpurts} | ${p.offsetMs ? `${fmt(p.offsetMs.min, 1)} … ${fmt(p.offsetMs.max, 1)}` : '—'} | ${fmt(p.driftMsPerHour, 1)} | ${fmt(p.latePackets, 0)} | ${fmt(p.concealedFrames, 0)} |`,
+          `| ${p.user} | ${p.timestamps} | ${p.spurts} / ${p.expectedSpurts} | ${fmt(p.firstOnsetMs, 2)} | ${p.onsetMs ? `${fmt(p.onsetMs.min, 2)} … ${fmt(p.onsetMs.max, 2)}` : '—'} | ${fmt(p.driftMsPerHour, 2)} | ${fmt(p.latePackets, 0)} | ${fmt(p.concealedFrames, 0)} |`,
       ),
       '',
-      `Memory after the first fifth (${m.samples} samples): RSS ${fmt(m.rss.min, 1)}–${fmt(m.rss.max, 1)} MB, slope ${fmt(m.rss.mbPerMin, 3)} MB/min; heap ${fmt(m.heapUsed.min, 1)}–${fmt(m.heapUsed.max, 1)} MB, slope ${fmt(m.heapUsed.mbPerMin, 3)} MB/min; ` +
-        `ArrayBuffers ${fmt(m.arrayBuffers.min, 1)}–${fmt(m.arrayBuffers.max, 1)} MB. Peak RSS ${fmt(recording.peakRssMb, 1)} MB; recorder CPU ${fmt(recording.cpuPctOfOneCore, 2)} % of a core.`,
+      'Onsets are found in the samples (the first sample above 5 % of full scale), well below the 20 ms slots. A later spurt follows Opus silence frames, after which libopus ramps the tone up ' +
+        'over about two frames, so its onset shows ~40 ms after the first spurt\'s; that is the decoder, the same for every spurt, and drift is measured over the later spurts. ' +
+        'The sender, the recorder and the wall clock share CLOCK_MONOTONIC: this measures the recorder (placement, slot counting) over the run; a sender clock off by ±100 ppm is simulated in test/sinks/recordingTimeline.test.ts.',
+      '',
+      `Memory once all four users talk (from ${fmt((recording.durationMs as number) / 2 / 60_000, 1)} min + settling; ${m.samples} samples, every ${recording.memoryEveryMs ?? 5000} ms), min–max and least-squares slope: ` +
+        ['rss', 'heapUsed', 'external', 'arrayBuffers'].map((k) => `${k} ${fmt(m[k].min, 1)}–${fmt(m[k].max, 1)} MB (${fmt(m[k].mbPerMin, 3)} MB/min)`).join('; ') +
+        `. Peak RSS ${fmt(recording.peakRssMb, 1)} MB; recorder CPU ${fmt(recording.cpuPctOfOneCore, 2)} % of a core.`,
     );
   }
   if (tScale) {
