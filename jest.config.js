@@ -19,6 +19,6 @@ module.exports = {
   transformIgnorePatterns: ['/node_modules/(?!(ts-mls|@hpke|@noble)/)'],
   testTimeout: 30000,
   maxWorkers: 2,
-  // test.concurrent (test/e2e/examples.test.ts: examples that mostly wait on real time): at most 3 at once.
-  maxConcurrency: 3,
+  // test.concurrent (test/e2e/examples.test.ts: examples that mostly wait on real time): at most 2 at once.
+  maxConcurrency: 2,
 };

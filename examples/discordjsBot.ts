@@ -152,8 +152,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     return conn;
   };
 
-  /** Stops playing (emptying the queue) and recording, staying in the channel; the recorded files. */
-  const stop = async (guildId: string): Promise<RecordedFile[] | null> => {
+  /** Stops playing (emptying the queue) and recording, staying in the channel; the recording's folder and tracks, if one ran. */
+  const stop = async (guildId: string): Promise<{ dir: string | null; files: RecordedFile[] } | null> => {
     const a = activities.get(guildId);
     const playing = a?.player && a.player.state.status !== 'idle';
     if (!a || (!playing && !a.recording)) return null;
@@ -163,7 +163,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     if (playing) a.player?.stop(); // five silence frames, speaking off, the queue is emptied
     recording?.stop$.next(); // every track is finalized, recording.json written
     const [, files] = await Promise.all([playing ? idle : null, recording?.files.catch(() => []) ?? []]);
-    return files;
+    return { dir: recording?.dir ?? null, files };
   };
 
   /** Stops, then leaves (op 4 without a channel); false if not connected. */
@@ -186,7 +186,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     if (i.commandName === 'stop') {
       await i.deferReply();
       const stopped = await stop(i.guildId);
-      const wrote = stopped?.length ? `; wrote ${stopped.length} recording(s) to ${path.dirname(stopped[0].path)}` : '';
+      const wrote = !stopped?.dir ? '' : stopped.files.length ? `; wrote ${stopped.files.length} recording(s) to ${stopped.dir}` : `; nobody spoke (recording.json in ${stopped.dir})`;
       await i.editReply(stopped ? `Stopped${wrote}.` : 'Nothing to stop.');
       return;
     }
@@ -257,10 +257,15 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         const files = lastValueFrom(
           recordVoiceChannel(conn, { directory: dir, format: 'wav', until: stop$, userName: (id) => guild.members.cache.get(id)?.displayName }),
         ).then((last) => (last.files ?? []).filter((f) => f.kind === 'track'));
-        files.catch((err: unknown) => log(`[bot] recording failed: ${err instanceof Error ? err.message : String(err)}`));
+        files.catch((err: unknown) => {
+          log(`[bot] recording failed: ${err instanceof Error ? err.message : String(err)}`);
+          if (activity.recording?.dir === dir) activity.recording = null; // a later /record tries again
+        });
         activity.recording = { dir, stop$, files };
       }
-      await i.editReply(`Recording ${channel.name} into ${activity.recording.dir} until /stop.`);
+      // A directory that cannot be written fails at once (SINK_FAILED): give the recording a moment to say so.
+      await Promise.race([activity.recording.files.catch(() => undefined), new Promise((r) => setTimeout(r, 50))]);
+      await i.editReply(activity.recording ? `Recording ${channel.name} into ${activity.recording.dir} until /stop.` : `Cannot record into ${options.recordingsDir}.`);
     }
   };
 
@@ -372,7 +377,7 @@ export async function runOffline(options: OfflineOptions = {}): Promise<void> {
   /** Alice types a command in #bot-commands; resolves with the bot's (last) answer. */
   const command = async (name: string, values?: Record<string, string>, shown?: string): Promise<string> => {
     log(`alice › /${name}${values ? ` ${shown ?? Object.values(values).join(' ')}` : ''}`);
-    const content = await slashCommand(gateway, { name, options: values, guildId: GUILD, channelId: TEXT, userId: ALICE, username: 'alice' });
+    const content = await slashCommand(gateway, { name, options: values, guildId: GUILD, channelId: TEXT, userId: ALICE });
     log(`bot   › ${content}`);
     return content;
   };

@@ -21,7 +21,7 @@ export interface RecordIo {
   onInterrupt(handler: () => void): void;
   /**
    * On a terminal: shows the live block (a header line, then one line per speaker) in place
-   * of the previous one, at every progress value. Without it, a line per speaker is printed
+   * of the previous one, at every progress value and once more after the stop. Without it, a line per speaker is printed
    * through `info` when they start or stop talking and every 10 s.
    */
   live?(lines: readonly string[]): void;
@@ -98,7 +98,8 @@ export async function runRecord(
   });
   let last: RecordingProgress;
   let started = false;
-  const live = io.live ? (p: RecordingProgress) => (p.files ? undefined : io.live?.(liveBlock(p))) : liveLines(io.info.bind(io));
+  // On a terminal the last value (after the stop) draws the final block too.
+  const live = io.live ? (p: RecordingProgress) => io.live?.(liveBlock(p)) : liveLines(io.info.bind(io));
   try {
     last = await lastValueFrom(
       recordVoiceChannel(conn, {

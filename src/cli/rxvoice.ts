@@ -31,6 +31,8 @@ interface Io {
   err(line: string): void;
   /** Whether stdout is a terminal (progress rewrites one line). */
   tty: boolean;
+  /** The terminal's width in columns, when `tty`. */
+  columns?: number;
 }
 
 /** Replaces every occurrence of the secrets in `text`. */
@@ -158,7 +160,20 @@ async function play(args: PlayArgs, io: Io, interrupts: Interrupts): Promise<num
   }
 }
 
-async function record(args: RecordArgs, io: Io, interrupts: Interrupts): Promise<number> {
+async function record(args: RecordArgs, terminal: Io, interrupts: Interrupts): Promise<number> {
+  // On a terminal the live block (stdout) is redrawn in place: the cursor goes up over the
+  // previous block, each line is cleared and cut to the terminal's width (a wrapped line would
+  // throw the count off), and what lies below is cleared. Any stderr line (--verbose logs too)
+  // ends the block: the next one starts below it.
+  let drawn = 0;
+  const io: Io = {
+    ...terminal,
+    err: (line) => {
+      drawn = 0;
+      terminal.err(line);
+    },
+  };
+  const width = Math.max(20, (terminal.columns ?? 80) - 1);
   const { gateway, conn, ready } = await join(args, io, false);
   let connectionError: Error | null = null;
   try {
@@ -166,19 +181,15 @@ async function record(args: RecordArgs, io: Io, interrupts: Interrupts): Promise
       `joined (ssrc ${ready.ssrc}, ${ready.mode}); recording to ${args.outDir} (${args.format})` +
         `${args.durationMs !== null ? ` for ${formatTime(args.durationMs)}` : ''}; Ctrl-C to stop`,
     );
-    // On a terminal the live block (stdout) is redrawn in place: cursor up over the previous one, clear each line.
-    let drawn = 0;
     const result = await runRecord(conn, args, {
-      info: (line) => {
-        drawn = 0; // the next block starts below this line
-        io.err(line);
-      },
+      info: (line) => io.err(line),
       onInterrupt: (h) => interrupts.set(h),
       userName: (id) => gateway.userName(id),
       ...(io.tty
         ? {
             live: (lines: readonly string[]) => {
-              io.out(`${drawn > 0 ? `\x1b[${drawn}F` : ''}${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);
+              const body = lines.map((l) => `\x1b[2K${l.length > width ? `${l.slice(0, width - 1)}…` : l}`).join('\n');
+              io.out(`${drawn > 0 ? `\x1b[${drawn}F` : ''}${body}\n\x1b[J`);
               drawn = lines.length;
             },
           }
@@ -219,7 +230,7 @@ async function emulator(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io)
 /** Runs the CLI; resolves with the exit status. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const redact = redactor(tokenCandidates(argv, env));
-  const safe: Io = { out: (s) => io.out(redact(s)), err: (s) => io.err(redact(s)), tty: io.tty };
+  const safe: Io = { out: (s) => io.out(redact(s)), err: (s) => io.err(redact(s)), tty: io.tty, ...(io.columns ? { columns: io.columns } : {}) };
   // The emulator handles SIGINT itself (it prints what it received, then exits 0).
   if (argv[0] === 'emulator') return await emulator(argv.slice(1), env, safe);
   const interrupts = new Interrupts(() => {
@@ -267,6 +278,7 @@ if (require.main === module) {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(`${s}\n`),
     tty: process.stdout.isTTY === true,
+    ...(process.stdout.columns ? { columns: process.stdout.columns } : {}),
   })
     .then((status) => process.exit(status))
     .catch((err: unknown) => {

@@ -295,7 +295,7 @@ export function createRestApi(ctx: RestContext): RestApi {
       id: options.userId,
       username: options.username ?? profile?.username ?? `user-${options.userId}`,
       discriminator: '0',
-      global_name: profile?.globalName ?? null,
+      global_name: options.username === undefined ? (profile?.globalName ?? null) : null, // a username given here replaces the profile
       avatar: null,
     };
     const payload: APIChatInputApplicationCommandGuildInteraction = {
