@@ -4,8 +4,8 @@
  * channel that decodes what the bot sends:
  *
  * - a track that cannot be played (its URL 404s or serves garbage after it was loaded, or its
- *   server is gone): TrackExceptionEvent, then TrackEndEvent `loadFailed`, and the node plays
- *   the next track;
+ *   server is gone): TrackStartEvent, TrackExceptionEvent, then TrackEndEvent `loadFailed` (as
+ *   lavaplayer, which sends TrackStart before loading), and the node plays the next track;
  * - a track whose server stops sending in the middle (connection kept open): TrackStuckEvent
  *   with `thresholdMs` after the threshold; as Lavalink, the node does not end the track (it
  *   plays on when data comes back) and the client decides (lavalink-client skips to the next);
@@ -238,7 +238,7 @@ const eventsOf = (raw: Raw[]): string[] => raw.filter((m) => m.op === 'event').m
 
 // ---- tests -----------------------------------------------------------------------------------
 
-test('lavalink-client: a track that 404s after loading → TrackException then TrackEnd loadFailed; the next track in the queue plays', async () => {
+test('lavalink-client: a track that 404s after loading → TrackStart, TrackException, TrackEnd loadFailed; the next track in the queue plays', async () => {
   const userId = '1310000000000000101';
   const guildId = '1210000000000000101';
   const channelId = '1110000000000000101';
@@ -264,21 +264,21 @@ test('lavalink-client: a track that 404s after loading → TrackException then T
     await player.play();
 
     await until('the next track', () => seen.includes('start:good'));
-    // The node's order: exception, end(loadFailed), then the next track's start (no start for the failed one: it never played).
+    // The node's order, as lavaplayer's: start, exception, end(loadFailed), then the next track's start.
     const events = eventsOf(raw);
-    expect(events.slice(0, 3)).toEqual(['TrackExceptionEvent', 'TrackEndEvent:loadFailed', 'TrackStartEvent']);
+    expect(events.slice(0, 4)).toEqual(['TrackStartEvent', 'TrackExceptionEvent', 'TrackEndEvent:loadFailed', 'TrackStartEvent']);
     const exception = raw.find((m) => m.type === 'TrackExceptionEvent')!.exception!;
     expect(exception.severity).toBe('common');
     expect(exception.cause).toMatch(/404/);
     // lavalink-client saw the same, and its autoSkip played the next track.
-    expect(seen.slice(0, 3)).toEqual([expect.stringMatching(/^error:/), 'end:bad:loadFailed', 'start:good']);
+    expect(seen.slice(0, 4)).toEqual(['start:bad', expect.stringMatching(/^error:/), 'end:bad:loadFailed', 'start:good']);
     await untilTone(userId, 550);
   } finally {
     lcNode.destroy('test over', true);
   }
 }, 40_000);
 
-test('Shoukaku: garbage after loading, and a track whose server is gone → TrackException then TrackEnd loadFailed each; the node plays on', async () => {
+test('Shoukaku: garbage after loading, and a track whose server is gone → TrackStart, TrackException, TrackEnd loadFailed each; the node plays on', async () => {
   const userId = '1310000000000000102';
   const guildId = '1210000000000000102';
   const channelId = '1110000000000000102';
@@ -307,7 +307,7 @@ test('Shoukaku: garbage after loading, and a track whose server is gone → Trac
     await until('garbage ends', () => seen.some((e) => e.startsWith('end:garbage')));
     await player.playTrack({ track: { encoded: goneTrack.encoded } });
     await until('gone ends', () => seen.some((e) => e.startsWith('end:gone')));
-    expect(seen).toEqual(['exception:garbage:common', 'end:garbage:loadFailed', 'exception:gone:common', 'end:gone:loadFailed']);
+    expect(seen).toEqual(['start:garbage', 'exception:garbage:common', 'end:garbage:loadFailed', 'start:gone', 'exception:gone:common', 'end:gone:loadFailed']);
 
     // The node still serves: a good track plays, at the emulator.
     await player.playTrack({ track: { encoded: good.encoded } });

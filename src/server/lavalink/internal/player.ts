@@ -514,7 +514,10 @@ export class NodePlayer {
       if (c === this.current) this.current = null; // before TrackEndEvent: clients play the next track right away
       if (e.reason === 'failed') {
         // As lavaplayer: the exception first; `loadFailed` only when no audio of the track was
-        // played, else `finished` (a track that broke off after playing a while).
+        // played, else `finished` (a track that broke off after playing a while). lavaplayer
+        // sends TrackStart when a track is started, before it loads, so a track that failed
+        // before its first packet gets its TrackStart here: Start, Exception, End.
+        if (!c.started) this.sink.send({ op: 'event', type: 'TrackStartEvent', guildId: this.guildId, track: c.track });
         this.sink.send({ op: 'event', type: 'TrackExceptionEvent', guildId: this.guildId, track: c.track, exception: exceptionOf(e.error) });
         this.sendEnd(c, c.started ? 'finished' : 'loadFailed');
       } else if (e.reason === 'finished') {
