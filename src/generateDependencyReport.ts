@@ -16,7 +16,6 @@ export interface DependencyReport {
     '@discordjs/opus': string | null;
     'sodium-native': string | null;
     '@snazzah/davey': string | null;
-    'prism-media': string | null;
   };
   /** The libopus version @discordjs/opus is built from (its bundled source), or null. */
   libopus: string | null;
@@ -124,7 +123,7 @@ function ffmpegInfo(): DependencyReport['ffmpeg'] {
 /**
  * Collects the versions and capabilities rxvoice runs with: Node, rxjs, ws,
  * @discordjs/opus (+ the libopus it bundles), sodium-native (+ XChaCha20-Poly1305),
- * @snazzah/davey (+ `DAVE_PROTOCOL_VERSION`), prism-media, ffmpeg (path and `-version`
+ * @snazzah/davey (+ `DAVE_PROTOCOL_VERSION`), ffmpeg (path and `-version`
  * line), and which transport encryption is preferred. Synchronous; runs `ffmpeg -version`.
  */
 export function collectDependencyReport(): DependencyReport {
@@ -141,7 +140,6 @@ export function collectDependencyReport(): DependencyReport {
       '@discordjs/opus': packageVersion('@discordjs/opus'),
       'sodium-native': packageVersion('sodium-native'),
       '@snazzah/davey': packageVersion('@snazzah/davey'),
-      'prism-media': packageVersion('prism-media'),
     },
     libopus: libopusVersion(),
     xchacha20,
@@ -171,7 +169,6 @@ export function generateDependencyReport(report: DependencyReport = collectDepen
     `- Node.js: ${report.node} (${report.platform})`,
     `- rxjs: ${v(report.packages.rxjs)}`,
     `- ws: ${v(report.packages.ws)}`,
-    `- prism-media: ${v(report.packages['prism-media'])}`,
     '',
     'Opus',
     `- @discordjs/opus: ${v(report.packages['@discordjs/opus'])}${report.libopus ? ` (libopus ${report.libopus})` : ''}`,

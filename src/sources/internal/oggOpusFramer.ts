@@ -11,6 +11,8 @@ const EMPTY = Buffer.alloc(0);
 export interface OggOpusFramer extends Framer<Buffer> {
   /** Whether an OpusHead packet was seen (the stream holds Opus). */
   readonly sawHead: boolean;
+  /** The OpusHead packet (RFC 7845 §5.1) once seen, else null. */
+  readonly opusHead: Buffer | null;
 }
 
 /**
@@ -35,6 +37,7 @@ export function oggOpusFramer(durationMs: (packet: Buffer) => number): OggOpusFr
   let body = 0; // next packet's bytes (offset in `page`)
   let pageSerial = 0;
   let serial = -1; // logical stream of the OpusHead
+  let head: Buffer | null = null;
   let partial: Buffer[] | null = null; // a packet that continues on the next page
   let dropTail = false; // the page continues a packet that was never seen
   let next: Buffer | null = null;
@@ -74,7 +77,10 @@ export function oggOpusFramer(durationMs: (packet: Buffer) => number): OggOpusFr
   /** Whether `packet` is an audio packet of the Opus stream (and notes the OpusHead). */
   const accept = (packet: Buffer): boolean => {
     if (serial < 0) {
-      if (packet.length >= 8 && packet.subarray(0, 8).equals(OPUS_HEAD)) serial = pageSerial;
+      if (packet.length >= 8 && packet.subarray(0, 8).equals(OPUS_HEAD)) {
+        serial = pageSerial;
+        head = Buffer.from(packet);
+      }
       return false;
     }
     if (packet.length >= 8 && packet[0] === 0x4f && packet.subarray(0, 8).equals(OPUS_TAGS)) return false;
@@ -120,6 +126,9 @@ export function oggOpusFramer(durationMs: (packet: Buffer) => number): OggOpusFr
   return {
     get sawHead() {
       return serial >= 0;
+    },
+    get opusHead() {
+      return head;
     },
     write(chunk) {
       if (!(chunk instanceof Uint8Array)) throw new TypeError(`expected a byte stream, got a chunk of type ${typeof chunk}`);

@@ -1,9 +1,10 @@
 import { open } from 'node:fs/promises';
-import type { Transform } from 'node:stream';
-import { opus } from 'prism-media';
+import { oggOpusFramer } from './oggOpusFramer';
+import { webmOpusFramer } from './webmOpusFramer';
 
-/** Bytes of the file handed to the demuxer when looking for the OpusHead. */
+/** Bytes of the file read when looking for the OpusHead. */
 const PROBE_BYTES = 64 * 1024;
+const EBML_MAGIC = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);
 
 /** What {@link probeOpusContainer} found. */
 export interface OpusContainerInfo {
@@ -14,9 +15,10 @@ export interface OpusContainerInfo {
 
 /**
  * Whether the local file `path` is Ogg Opus or WebM/Matroska Opus, by its magic bytes and
- * the OpusHead the prism demuxer finds in the first 64 KiB (channel count at byte 9 of
- * OpusHead, RFC 7845 §5.1). Resolves null for anything else, including paths that cannot
- * be opened (URLs, missing files — ffmpeg then reports those). Never rejects.
+ * the OpusHead our own framers find in the first 64 KiB (the Ogg stream's first packet, or
+ * the Opus track's CodecPrivate; channel count at byte 9, RFC 7845 §5.1). Resolves null for
+ * anything else, including paths that cannot be opened (URLs, missing files — ffmpeg then
+ * reports those) and files too damaged to hold an OpusHead there. Never rejects.
  */
 export async function probeOpusContainer(path: string): Promise<OpusContainerInfo | null> {
   let header: Buffer;
@@ -33,30 +35,17 @@ export async function probeOpusContainer(path: string): Promise<OpusContainerInf
     return null;
   }
   let container: OpusContainerInfo['container'];
-  let demuxer: Transform;
-  if (header.subarray(0, 4).toString('latin1') === 'OggS') {
-    container = 'ogg';
-    demuxer = new opus.OggDemuxer();
-  } else if (header.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]))) {
-    container = 'webm';
-    demuxer = new opus.WebmDemuxer();
-  } else {
+  if (header.subarray(0, 4).toString('latin1') === 'OggS') container = 'ogg';
+  else if (header.subarray(0, 4).equals(EBML_MAGIC)) container = 'webm';
+  else return null;
+  const framer = container === 'ogg' ? oggOpusFramer(() => 20) : webmOpusFramer(() => 20);
+  try {
+    framer.write(header);
+    // Reading packets parses on until the OpusHead (it comes before the first audio packet).
+    while (framer.opusHead === null && framer.available()) framer.read();
+  } catch {
     return null;
   }
-  return new Promise<OpusContainerInfo | null>((resolve) => {
-    let settled = false;
-    const done = (info: OpusContainerInfo | null): void => {
-      if (settled) return;
-      settled = true;
-      demuxer.removeAllListeners();
-      demuxer.on('error', () => {});
-      demuxer.destroy();
-      resolve(info);
-    };
-    demuxer.on('head', (head: Buffer) => done(head.length >= 10 ? { container, channels: head[9] } : null));
-    demuxer.on('error', () => done(null));
-    demuxer.on('finish', () => done(null));
-    demuxer.resume(); // discard packets so the transform never stalls
-    demuxer.end(header);
-  });
+  const head = framer.opusHead;
+  return head !== null && head.length >= 10 ? { container, channels: head[9] } : null;
 }
