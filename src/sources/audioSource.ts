@@ -2,6 +2,7 @@ import { OpusEncoder } from '@discordjs/opus';
 import { defer, map, Observable, type Subscription } from 'rxjs';
 import { CHANNELS, SAMPLE_RATE, type OpusPacket } from '../core/audioFormat';
 import { DemandGate, withDemand } from '../core/FrameDemand';
+import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
 import { RxVoiceError } from '../errors';
 import { ffmpegSource, type FfmpegSourceOptions } from './ffmpegSource';
 import { oggOpusSource } from './oggOpusSource';
@@ -57,7 +58,13 @@ export function audioSource(input: string, options: AudioSourceOptions = {}): Ob
     return defer(() => {
       const encoder = new OpusEncoder(SAMPLE_RATE, CHANNELS);
       encoder.setBitrate(bitrate);
-      return frames.pipe(map((frame) => encoder.encode(frame)));
+      return frames.pipe(
+        map((frame) => {
+          const packet = encoder.encode(frame);
+          setFrameMediaMs(packet, frameMediaMs(frame)); // positions stay on the input's timeline after a seek
+          return packet;
+        }),
+      );
     });
   };
   const transcodedFromStart = transcoded(ffmpegOptions.seekMs);

@@ -1,4 +1,5 @@
 import { SinkDemand } from '../../src/core/FrameDemand';
+import { frameMediaMs } from '../../src/core/mediaTime';
 import { RxVoiceError } from '../../src/errors';
 import { AudioSourceError, FfmpegNotFoundError, audioSource, oggOpusSource, webmOpusSource } from '../../src/sources';
 import { dominantFrequency } from '../../src/testing/audio';
@@ -84,8 +85,17 @@ test('a seek on the passthrough path switches to transcoding from that position'
   expect(live.error).toBeUndefined();
   const after = live.values.slice(before);
   expect(Math.abs(after.length - 40)).toBeLessThanOrEqual(1);
+  // Positions stay on the file's timeline: the transcoded packets carry their media time.
+  expect(after.map((p) => frameMediaMs(p))).toEqual(after.map((_, i) => 1200 + 20 * i));
   // Skip the encoder's first packet (its lookahead ramps in).
   expect(Math.abs(dominantFrequency(decodeOpus(after).subarray(3840)) - 880)).toBeLessThanOrEqual(2);
+});
+
+test('seekMs: the transcoded packets carry their position on the input timeline', async () => {
+  const { values, error } = await collect(audioSource(fx.path('tone.mp3'), { seekMs: 400 }));
+  expect(error).toBeUndefined();
+  expect(values.length).toBeGreaterThanOrEqual(28);
+  expect(values.slice(0, 28).map((p) => frameMediaMs(p))).toEqual(values.slice(0, 28).map((_, i) => 400 + 20 * i));
 });
 
 test('a corrupt file → AudioSourceError SOURCE_FAILED', async () => {
