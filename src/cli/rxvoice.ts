@@ -214,7 +214,7 @@ async function record(args: RecordArgs, terminal: Io, interrupts: Interrupts): P
  * @noble/curves and selfsigned, and names the missing ones.
  */
 async function emulator(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  let run: (argv: readonly string[], env: NodeJS.ProcessEnv, out: (line: string) => void) => Promise<number>;
+  let run: (argv: readonly string[], env: NodeJS.ProcessEnv, out: (line: string) => void, err: (line: string) => void) => Promise<number>;
   try {
     run = (await import('../testing/cli')).runEmulator;
   } catch (err) {
@@ -224,7 +224,7 @@ async function emulator(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io)
     }
     throw err;
   }
-  return await run(argv, env, (line) => io.out(`${line}\n`));
+  return await run(argv, env, (line) => io.out(`${line}\n`), (line) => io.err(`${line}\n`));
 }
 
 /** Runs the CLI; resolves with the exit status. */

@@ -39,6 +39,12 @@ export interface VoiceServerOptions {
   sessions?: VoiceSessionCredentials[];
   /** Accept any token and session id (for demos and `npm run emulator`). Default false. */
   acceptAnySession?: boolean;
+  /**
+   * With `acceptAnySession`: the voice channel id of sessions that were not registered, which
+   * under DAVE is the MLS group id (a client's `channelId`; IDENTIFY carries no channel).
+   * Default: each session's server id (`serverId`).
+   */
+  anySessionChannelId?: string;
   /** Decode received Opus to PCM (s16le 48 kHz stereo) and keep it. Default true. */
   decode?: boolean;
   /** Keep at most this much audio (ms) per stream, PCM and Opus payloads. Default 600000 (10 min). */

@@ -291,7 +291,7 @@ export async function startVoiceServer(options: VoiceServerOptions = {}): Promis
     const daveVersion = typeof d.max_dave_protocol_version === 'number' ? d.max_dave_protocol_version : 0;
     let creds = credentials.get(session_id);
     if (!creds && options.acceptAnySession) {
-      creds = { serverId: server_id, userId: user_id, sessionId: session_id, token };
+      creds = { serverId: server_id, userId: user_id, sessionId: session_id, token, ...(options.anySessionChannelId ? { channelId: options.anySessionChannelId } : {}) };
     }
     if (!creds || creds.token !== token || creds.userId !== user_id || creds.serverId !== server_id) {
       throw new CloseWith(VoiceCloseCode.AuthenticationFailed, 'authentication failed');
