@@ -143,13 +143,16 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (rest.length > 0) throw bad(`report takes no arguments`);
     return { command: 'report' };
   }
-  if (command !== 'play' && command !== 'record') throw bad(`unknown command ${JSON.stringify(command)}; use play, record or report`);
+  if (command !== 'play' && command !== 'record') throw bad(`unknown command ${JSON.stringify(command)}; use play, record, report, emulator or node`);
 
   const misplaced = (command === 'play' ? RECORD_ONLY : PLAY_ONLY).filter((k) => values[k] !== undefined);
   if (misplaced.length > 0) throw bad(`--${misplaced[0]} is not an option of ${command}`);
 
+  // Checked after the other arguments, so a mistake in those is named first.
   const token = values.token ?? env.DISCORD_TOKEN ?? '';
-  if (token.trim() === '') throw bad('no bot token: pass --token or set DISCORD_TOKEN');
+  const needToken = (): void => {
+    if (token.trim() === '') throw bad('no bot token: pass --token or set DISCORD_TOKEN');
+  };
   const guildId = values.guild;
   const channelId = values.channel;
   if (!guildId) throw bad('--guild ID is required');
@@ -181,11 +184,12 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
   if (command === 'play') {
     if (rest.length === 0) throw bad('play needs a file or URL');
     const inputs = rest;
-    for (const input of inputs) {
-      if (isUrl(input)) continue;
-      if (!existsSync(input)) throw new CliError('INPUT_FAILED', `no such file: ${input}`);
-      if (!statSync(input).isFile()) throw new CliError('INPUT_FAILED', `not a file: ${input}`);
-    }
+    // A queue plays what it can (a missing file is reported and skipped when its turn comes);
+    // only when no input could play at all does the command stop here.
+    const problem = (input: string): string | null =>
+      isUrl(input) ? null : !existsSync(input) ? `no such file: ${input}` : !statSync(input).isFile() ? `not a file: ${input}` : null;
+    const problems = inputs.map(problem);
+    if (problems.every((p) => p !== null)) throw new CliError('INPUT_FAILED', problems.join('; '));
     let volume: number | null = null;
     if (values.volume !== undefined) {
       volume = Number(values.volume);
@@ -201,6 +205,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     }
     const filter = values.filter ?? null;
     if (filter !== null && filter.trim() === '') throw bad('--filter must not be empty');
+    needToken();
     return { command: 'play', ...common, inputs, volume, seekMs, filter };
   }
 
@@ -212,5 +217,6 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = p
     durationMs = parseTimeMs(values.duration);
     if (durationMs === null || durationMs <= 0) throw bad(`--duration must be a time like 60s, 2m or 1:30, got ${JSON.stringify(values.duration)}`);
   }
+  needToken();
   return { command: 'record', ...common, outDir: values.out ?? 'recordings', format, mix: values.mix ?? false, durationMs };
 }

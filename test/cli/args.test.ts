@@ -62,6 +62,13 @@ test('bad arguments are BAD_ARGUMENTS (exit 2) and never echo the token', () => 
   expect(error(['dance', ...base]).message).toMatch(/unknown command/);
   expect(error(['play', ...base, FILE, '--nope']).exitStatus).toBe(2);
   expect(error(['play', ...base, '/no/such/file.mp3']).code).toBe('INPUT_FAILED');
+  expect(error(['play', ...base, '/no/such/a.mp3', '/no/such/b.mp3']).message).toBe('no such file: /no/such/a.mp3; no such file: /no/such/b.mp3');
+  // In a queue with something playable, a missing file is left to the player (reported and skipped).
+  expect(parseCliArgs(['play', ...base, FILE, '/no/such/file.mp3'], { DISCORD_TOKEN: 't' })).toMatchObject({ inputs: [FILE, '/no/such/file.mp3'] });
+  // Without a token, a mistake in the other arguments is still named first.
+  expect(error(['play', '--guild', '1', FILE], {}).message).toMatch(/--channel ID is required/);
+  expect(error(['record', ...base, '--format', 'mp3'], {}).message).toMatch(/wav, flac or ogg/);
+  expect(error(['dance'], {}).message).toMatch(/use play, record, report, emulator or node/);
   const leaked = error(['play', '--token', 'super-secret-token', '--guild', 'x', '--channel', '2', FILE], {});
   expect(leaked.message).not.toContain('super-secret-token');
 });

@@ -147,20 +147,21 @@ test('play: a 1.5 s tone arrives at 440 Hz; op 4 join, then op 4 leave; exit 0',
   expect(run.stdout() + run.stderr()).not.toContain(TOKEN);
 }, 20_000);
 
-test('play with several inputs: played in a row without a gap, a missing one reported and skipped', async () => {
+test('play with several inputs: played in a row without a gap, a missing URL and a missing file reported and skipped', async () => {
   const a = tone('q440.wav', 440, 1);
   const b = tone('q660.wav', 660, 1);
   voice.resetReceived();
-  const run = cli(['play', ...common(), a, b, 'https://127.0.0.1:1/missing.mp3', a]);
+  const run = cli(['play', ...common(), a, b, 'https://127.0.0.1:1/missing.mp3', '/no/such/file.mp3', a]);
   expect(await run.exit).toBe(0);
   const r = voice.receivedFrom(BOT)!;
   expect(Math.abs(r.frames - r.silenceFrames - 150)).toBeLessThanOrEqual(3);
   expect(r.silenceFrames).toBe(5); // one trailing silence: no gap between the inputs
   expect(r.lost).toBe(0);
   expect(Math.abs(dominantFrequency(r.pcm.subarray(60 * 3840, 90 * 3840)) - 660)).toBeLessThanOrEqual(2);
-  expect(run.stderr()).toMatch(/playing .*q660\.wav \(2\/4\)/);
+  expect(run.stderr()).toMatch(/playing .*q660\.wav \(2\/5\)/);
   expect(run.stderr()).toMatch(/cannot play https:\/\/127\.0\.0\.1:1\/missing\.mp3: .*\(skipped\)/s);
-  expect(run.stderr()).toMatch(/done: played 0:03\.0 .*1 input\(s\) failed/);
+  expect(run.stderr()).toMatch(/cannot play \/no\/such\/file\.mp3: .*\(skipped\)/s);
+  expect(run.stderr()).toMatch(/done: played 0:03\.0 .*2 input\(s\) failed/);
 }, 30_000);
 
 test('play --volume --seek --filter, then Ctrl-C: stops cleanly — five silence frames, op 4 leave, exit 0', async () => {
