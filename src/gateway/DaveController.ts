@@ -196,7 +196,12 @@ export class DaveController {
   /** Verification code of another member (45 digits): compare out of band. */
   async verificationCode(userId: string): Promise<string> {
     if (!this.session?.ready) throw new RxVoiceError('DAVE_NOT_ACTIVE', 'DAVE is not active on this connection');
-    return this.session.getVerificationCode(userId);
+    try {
+      return await this.session.getVerificationCode(userId);
+    } catch (err) {
+      // davey rejects a user who is not a member of the MLS group ("Invalid user id").
+      throw new RxVoiceError('INVALID_ARGUMENT', `no verification code for user ${JSON.stringify(userId)}: not a member of this call's DAVE group (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    }
   }
 
   dispose(): void {

@@ -132,7 +132,7 @@ export interface VoiceConnection {
   receiveStats(): ReceiveStats;
   /** DAVE end-to-end encryption: status, protocol version, MLS epoch, voice privacy code (replayed). */
   readonly dave$: Observable<DaveState>;
-  /** The 45-digit verification code for another member (compare it with theirs out of band). Rejects with `RxVoiceError` `DAVE_NOT_ACTIVE` when DAVE is not active. */
+  /** The 45-digit verification code for another member (compare it with theirs out of band). Rejects with `RxVoiceError` `DAVE_NOT_ACTIVE` when DAVE is not active, `INVALID_ARGUMENT` when `userId` is not a member of the call's DAVE group. */
   verificationCode(userId: string): Promise<string>;
   /** Resolves with the `ready` state; rejects with the `VoiceConnectionError` if it ends in `disconnected` or `destroyed` first. */
   ready(timeoutMs?: number): Promise<ReadyState>;

@@ -70,6 +70,8 @@ describe('DAVE end to end: rxvoice clients through the emulator', () => {
     expect(states[0].privacyCode).toMatch(/^\d{30}$/);
     expect(states[1].privacyCode).toBe(states[0].privacyCode);
     expect(await a.conn.verificationCode(b.userId)).toBe(await b.conn.verificationCode(a.userId));
+    // A user outside the group is a bad argument, not a closed connection.
+    await expect(a.conn.verificationCode('999999999999999999')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
 
     const c = await join();
     states = await allActive(3);
