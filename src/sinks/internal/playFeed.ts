@@ -58,7 +58,7 @@ export interface PlaybackProgress {
   framesSent: number;
   /** Clock ticks missed because the event loop stalled (each is 20 ms of delay). */
   framesLate: number;
-  /** Ticks with no frame to send while the source was still running. */
+  /** Ticks with no frame to send after the first frame, while the source was still running (the wait for the first frame is not counted). */
   underruns: number;
   silenceFramesSent: number;
   /** Audio held for sending, ms (at most about the sink's `leadMs` with demand-aware sources). */
@@ -299,7 +299,7 @@ export function playFeed(conn: VoiceConnection, createFeed: () => PacketFeed, op
           return;
         }
         if (!feed.ended) {
-          p.underruns++;
+          if (p.framesSent > 0) p.underruns++; // waiting for the first frame (ffmpeg starting) is not an underrun
           p.status = 'buffering';
           emit();
           return;
