@@ -1,7 +1,24 @@
 import { Observable, Subject } from 'rxjs';
 import WebSocket from 'ws';
 import { ProtocolError } from '../errors';
+import { TLS_HANDSHAKE_FAILED } from '../protocol/closeCodes';
 import { encodeVoiceMessage, parseServerBinaryFrame, parseVoiceMessage, type VoiceMessage } from '../protocol/opcodes';
+
+/** OpenSSL / Node codes of a server certificate that is not accepted (node:tls `checkServerIdentity`, X509 verify). */
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const isCertificateError = (err: Error): boolean => CERTIFICATE_ERRORS.has(String((err as { code?: unknown }).code));
 
 /** What a gateway socket reports. */
 export type GatewaySocketEvent =
@@ -59,7 +76,8 @@ export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): Gat
   });
   ws.on('close', (code, reason) => finish(code, reason.toString()));
   ws.on('error', (err) => {
-    finish(1006, err.message);
+    // A certificate the TLS layer refuses cannot work on a retry: 1015 (RFC 6455 §7.4.1), given up on.
+    finish(isCertificateError(err) ? TLS_HANDSHAKE_FAILED : 1006, err.message);
     ws.terminate();
   });
   return {

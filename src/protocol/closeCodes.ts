@@ -49,6 +49,19 @@ const table: CloseCodeInfo[] = [
   { code: 4022, name: 'CALL_TERMINATED', description: 'disconnected: the call was terminated', action: 'give-up' },
 ];
 
+/**
+ * RFC 6455 §7.4.1: 1015, never sent in a close frame, reports a failed TLS handshake. rxvoice
+ * reports a voice server certificate that is not trusted (self-signed, expired, another host
+ * name) with it; retrying cannot succeed, so the connection gives up at once.
+ */
+export const TLS_HANDSHAKE_FAILED = 1015;
+const TLS_FAILURE: CloseCodeInfo = {
+  code: TLS_HANDSHAKE_FAILED,
+  name: 'TLS_HANDSHAKE_FAILED',
+  description: "the voice server's TLS certificate was not accepted (untrusted, expired or for another host; pass `tls: { ca }` for a test server)",
+  action: 'give-up',
+};
+
 /** Every known voice close code, keyed by code. */
 export const VOICE_CLOSE_CODES: ReadonlyMap<number, CloseCodeInfo> = new Map(table.map((c) => [c.code, c]));
 
@@ -80,5 +93,6 @@ export const VoiceCloseCode = {
 export function describeCloseCode(code: number): CloseCodeInfo {
   const known = VOICE_CLOSE_CODES.get(code);
   if (known) return known;
+  if (code === TLS_HANDSHAKE_FAILED) return TLS_FAILURE;
   return { code, name: 'TRANSIENT', description: `connection closed (code ${code})`, action: 'resume' };
 }

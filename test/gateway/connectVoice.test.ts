@@ -83,6 +83,17 @@ describe('connectVoice against the emulator', () => {
     expect(text).not.toMatch(/secret/i);
   });
 
+  test('an untrusted certificate (no `tls.ca` for the self-signed one): disconnected at once with 1015, no retries', async () => {
+    const c = creds(server);
+    const conn = open(c, { endpoint: server.endpoint });
+    const statuses: string[] = [];
+    conn.state$.subscribe((s) => statuses.push(s.status));
+    const end = await firstValueFrom(conn.state$.pipe(filter((s) => s.status === 'disconnected')));
+    expect(end).toMatchObject({ status: 'disconnected', error: { closeCode: 1015 } });
+    expect(end.status === 'disconnected' && end.error.message).toMatch(/TLS_HANDSHAKE_FAILED.*certificate/);
+    expect(statuses).not.toContain('reconnecting');
+  });
+
   test('resume after a forced 4015, without a new IDENTIFY', async () => {
     const c = creds(server);
     const conn = open(c);

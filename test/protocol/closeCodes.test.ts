@@ -22,7 +22,7 @@ describe('describeCloseCode', () => {
     expect(describeCloseCode(code)).toMatchObject({ code, name, action: 'reidentify' });
   });
 
-  it.each([1000, 1001, 1005, 1006, 1011, 1015, 3000, 4000, 4007, 4008, 4010, 4013, 4018, 4019, 4023, 4999, 0, -1])(
+  it.each([1000, 1001, 1005, 1006, 1011, 3000, 4000, 4007, 4008, 4010, 4013, 4018, 4019, 4023, 4999, 0, -1])(
     'treats unknown code %i as transient and resumes',
     (code) => {
       const info = describeCloseCode(code);
@@ -32,6 +32,10 @@ describe('describeCloseCode', () => {
       expect(info.description).toContain(String(code));
     },
   );
+
+  it('gives up on 1015 (RFC 6455: a TLS handshake failure, reported locally for a refused certificate)', () => {
+    expect(describeCloseCode(1015)).toMatchObject({ code: 1015, name: 'TLS_HANDSHAKE_FAILED', action: 'give-up' });
+  });
 
   it('mentions DAVE in the 4017 description (what to do about it)', () => {
     expect(describeCloseCode(4017).description).toMatch(/DAVE|max_dave_protocol_version/);
