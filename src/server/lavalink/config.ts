@@ -153,6 +153,9 @@ const IGNORED: readonly (readonly string[])[] = [
   ['lavalink', 'server', 'httpConfig'],
   ['lavalink', 'server', 'timeouts', 'connectionRequestTimeoutMs'],
   ['lavalink', 'plugins'],
+  ['plugins'],
+  ['logging'],
+  ['sentry'],
 ];
 
 /** Spring's relaxed binding: `player-update-interval`, `player_update_interval` and `playerUpdateInterval` are one key. */

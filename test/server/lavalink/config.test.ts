@@ -34,7 +34,7 @@ describe('loadLavalinkConfig', () => {
     expect(cfg.resumeTimeoutSeconds).toBe(60);
     expect(cfg.metricsEnabled).toBe(false);
     expect(cfg.metricsEndpoint).toBe('/metrics');
-    expect(cfg.ignored).toEqual(expect.arrayContaining(['lavalink.server.bufferDurationMs', 'server.http2.enabled', 'lavalink.server.gcWarnings']));
+    expect(cfg.ignored).toEqual(expect.arrayContaining(['lavalink.server.bufferDurationMs', 'server.http2.enabled', 'lavalink.server.gcWarnings', 'logging', 'sentry']));
   });
 
   it('uses the defaults without a file', () => {
