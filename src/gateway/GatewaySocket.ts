@@ -51,7 +51,14 @@ export interface GatewayTlsOptions {
  */
 export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): GatewaySocket {
   const events = new Subject<GatewaySocketEvent>();
-  const ws = new WebSocket(url, { ...tls, handshakeTimeout: 15_000, perMessageDeflate: false });
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, { ...tls, handshakeTimeout: 15_000, perMessageDeflate: false });
+  } catch (err) {
+    // A URL `ws` refuses (e.g. a VOICE_SERVER_UPDATE endpoint that is not host:port): a close
+    // like any failed connect, on the next tick (the caller subscribes after this returns).
+    return failedSocket(`invalid voice gateway URL ${JSON.stringify(url)}: ${err instanceof Error ? err.message : String(err)}`);
+  }
   let closed = false;
   const finish = (code: number, reason: string): void => {
     if (closed) return;
@@ -92,4 +99,18 @@ export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): Gat
       finish(code, 'closed by client');
     },
   };
+}
+
+/** A socket that never opened: reports one close (1006, `reason`) asynchronously. */
+function failedSocket(reason: string): GatewaySocket {
+  const events = new Subject<GatewaySocketEvent>();
+  let closed = false;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    events.next({ type: 'close', code: 1006, reason });
+    events.complete();
+  };
+  setImmediate(finish);
+  return { events$: events.asObservable(), send: () => undefined, close: finish };
 }

@@ -162,6 +162,25 @@ export function voiceGatewayUrl(endpoint: string): string {
   return `wss://${host}/?v=8`;
 }
 
+/**
+ * Checks an endpoint before anything connects: a non-empty `host[:port]` or `ws://` / `wss://`
+ * URL that parses, with a host and a port in 1–65535.
+ * @throws {VoiceConnectionError} `BAD_OPTIONS` naming the endpoint.
+ */
+export function checkEndpoint(endpoint: unknown): void {
+  const bad = (why: string): VoiceConnectionError =>
+    new VoiceConnectionError('BAD_OPTIONS', `connectVoice: "endpoint" ${why}, got ${JSON.stringify(endpoint)}`);
+  if (typeof endpoint !== 'string' || endpoint.trim() === '') throw bad('must be a non-empty string (host:port as VOICE_SERVER_UPDATE gives it, or a ws:// / wss:// URL)');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) && !/^wss?:\/\//i.test(endpoint)) throw bad('must be host:port or a ws:// / wss:// URL');
+  let url: URL;
+  try {
+    url = new URL(voiceGatewayUrl(endpoint));
+  } catch {
+    throw bad('is not a valid host:port or URL');
+  }
+  if (url.hostname === '') throw bad('has no host');
+}
+
 function check(value: string, name: string): void {
   if (typeof value !== 'string' || value.length === 0) {
     throw new VoiceConnectionError('BAD_OPTIONS', `connectVoice: "${name}" must be a non-empty string`);
@@ -184,7 +203,8 @@ function publicState(m: ConnectionModel): VoiceConnectionState {
  * threads: 0 })`, a `scheduler` or `drivers` is given (see `configureVoiceDriver`); the
  * returned object is the same interface either way. Facts: Discord docs, "Voice Connections".
  *
- * @throws {VoiceConnectionError} `BAD_OPTIONS` for empty ids, or when no mode is left.
+ * @throws {VoiceConnectionError} `BAD_OPTIONS` for empty ids, an endpoint that is not
+ *   `host[:port]` or a `ws://` / `wss://` URL, or when no mode is left.
  * @example
  * ```ts
  * const conn = connectVoice({ endpoint, serverId: guildId, userId, sessionId, token, channelId });
@@ -195,6 +215,7 @@ function publicState(m: ConnectionModel): VoiceConnectionState {
 export function connectVoice(options: ConnectVoiceOptions): VoiceConnection {
   if (!options.scheduler && !options.drivers && voiceDriverThreads() > 0) {
     for (const k of ['serverId', 'userId', 'sessionId', 'token', 'channelId'] as const) check(options[k], k);
+    checkEndpoint(options.endpoint);
     return connectOnDriver(options, usableModes(options));
   }
   return connectVoiceInProcess(options);
@@ -215,6 +236,7 @@ function usableModes(options: ConnectVoiceOptions): EncryptionMode[] {
  */
 export function connectVoiceInProcess(options: ConnectVoiceOptions): VoiceConnection {
   for (const k of ['serverId', 'userId', 'sessionId', 'token', 'channelId'] as const) check(options[k], k);
+  checkEndpoint(options.endpoint);
   const modes = usableModes(options);
   const scheduler = options.scheduler ?? asyncScheduler;
   const log = options.logger ?? (() => undefined);

@@ -45,6 +45,11 @@ export interface ConnectionConfig {
    * (destroyed) before giving up. 0 or absent: give up at once, as for any final close.
    */
   gatewayGraceMs?: number;
+  /**
+   * Lower bound on HELLO's `heartbeat_interval`, ms (default 100): a broken server's 0.5 ms
+   * must not make the client flood it. Tests on virtual time set it lower.
+   */
+  minHeartbeatMs?: number;
 }
 
 /** Heartbeat ACKs missed before the connection is considered lost. */
@@ -435,6 +440,10 @@ function becomeReady(m: ConnectionModel): ConnectionModel {
   };
 }
 
+/** Bounds on HELLO's `heartbeat_interval`, ms (see onMessage). */
+const MIN_HEARTBEAT_MS = 100;
+const MAX_HEARTBEAT_MS = 60_000;
+
 function onMessage(model: ConnectionModel, msg: VoiceMessage, at: number): ConnectionModel {
   let m = model;
   if (typeof msg.seq === 'number') m = { ...m, seqAck: msg.seq };
@@ -443,7 +452,10 @@ function onMessage(model: ConnectionModel, msg: VoiceMessage, at: number): Conne
   switch (msg.op) {
     case VoiceOpcode.Hello: {
       if (!isObj(d) || typeof d.heartbeat_interval !== 'number' || !(d.heartbeat_interval > 0)) return m;
-      return { ...m, heartbeatIntervalMs: d.heartbeat_interval, missedAcks: 0 };
+      // Discord sends ~13.75 s. An extreme value from a broken server must neither flood it
+      // (≤ 1 ms; above 2^31 - 1 ms Node's timers fire after 1 ms) nor let the session time out.
+      const interval = Math.min(MAX_HEARTBEAT_MS, Math.max(m.config.minHeartbeatMs ?? MIN_HEARTBEAT_MS, d.heartbeat_interval));
+      return { ...m, heartbeatIntervalMs: interval, missedAcks: 0 };
     }
     case VoiceOpcode.HeartbeatAck: {
       const t = isObj(d) ? d.t : d;

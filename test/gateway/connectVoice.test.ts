@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { asyncScheduler, filter, firstValueFrom, take, toArray } from 'rxjs';
 import { connectVoice, VoiceConnectionError, type VoiceConnection, type VoiceLogEntry } from '../../src';
 import { openVoiceUdpSocket } from '../../src/gateway/VoiceUdpSocket';
 import { startVoiceServer, type VoiceServer, type VoiceServerEvent } from '../../src/testing';
@@ -32,6 +32,34 @@ function recordEvents(server: VoiceServer): VoiceServerEvent[] {
   server.events$.subscribe((e) => events.push(e));
   return events;
 }
+
+describe('bad endpoints', () => {
+  const base = { serverId: 'g', userId: 'u', sessionId: 's', token: 't', channelId: 'c', dave: false };
+  test.each(['', '   ', 'not a url', 'ws://', 'ws://[::1', '127.0.0.1:99999', 'http://127.0.0.1:1', 'https://discord.media'])(
+    'connectVoice({ endpoint: %p }) throws BAD_OPTIONS at call time, on a driver thread or not',
+    (endpoint) => {
+      for (const extra of [{}, { scheduler: asyncScheduler }]) { // a driver thread (default), and in process
+        const err = (() => {
+          try {
+            connectVoice({ ...base, ...extra, endpoint });
+          } catch (e) {
+            return e;
+          }
+          return null;
+        })();
+        expect(err).toBeInstanceOf(VoiceConnectionError);
+        expect(err).toMatchObject({ code: 'BAD_OPTIONS', message: expect.stringContaining('endpoint') });
+      }
+    },
+  );
+
+  test('a VOICE_SERVER_UPDATE endpoint ws cannot open: a failed connect (1006), retried, never a crash', async () => {
+    const { openGatewaySocket } = await import('../../src/gateway/GatewaySocket');
+    const s = openGatewaySocket('wss://[::1/?v=8');
+    const events = await firstValueFrom(s.events$.pipe(toArray()));
+    expect(events).toEqual([{ type: 'close', code: 1006, reason: expect.stringContaining('invalid voice gateway URL') }]);
+  });
+});
 
 describe('connectVoice against the emulator', () => {
   let server: VoiceServer;

@@ -20,6 +20,7 @@ const config: ConnectionConfig = {
   maxReconnectMs: 60_000,
   baseDelayMs: 10,
   maxDelayMs: 40,
+  minHeartbeatMs: 1, // heartbeats every 10 frames of virtual time
 };
 
 const KEY = Array.from({ length: 32 }, (_, i) => i);
@@ -388,5 +389,26 @@ describe('connection reducer (pure transitions)', () => {
     const d = reduceConnection(ready(), { type: 'destroy', at: 0 });
     expect(d.state).toEqual({ status: 'destroyed', reason: 'destroy-called' });
     expect(reduceConnection(d, { type: 'rejoin', at: 1 })).toBe(d);
+  });
+});
+
+describe("HELLO's heartbeat_interval is bounded", () => {
+  const hello = (interval: number) =>
+    reduceConnection(initialConnectionModel({ ...config, minHeartbeatMs: undefined }), {
+      type: 'socket-message',
+      socketId: 1,
+      message: { op: 8, d: { heartbeat_interval: interval } },
+      at: 0,
+    }).heartbeatIntervalMs;
+  test.each([
+    [13_750, 13_750],
+    [0.5, 100], // a broken server's tiny interval would make the client flood it
+    [2 ** 31, 60_000], // Node's timers fire after 1 ms above 2^31 - 1
+    [Number.MAX_VALUE, 60_000],
+  ])('%p ms -> %p ms', (interval, expected) => {
+    expect(hello(interval)).toBe(expected);
+  });
+  test.each([0, -5, Number.NaN])('%p is ignored', (interval) => {
+    expect(hello(interval)).toBeNull();
   });
 });

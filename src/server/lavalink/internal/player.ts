@@ -423,15 +423,25 @@ export class NodePlayer {
 
   private openConnection(v: FullVoiceState): void {
     this.closeConnection();
-    const conn = connectVoice({
-      endpoint: v.endpoint,
-      serverId: this.guildId,
-      userId: this.userId,
-      sessionId: v.sessionId,
-      token: v.token,
-      channelId: v.channelId,
-      dave: this.ctx.dave,
-    });
+    let conn: VoiceConnection;
+    try {
+      conn = connectVoice({
+        endpoint: v.endpoint,
+        serverId: this.guildId,
+        userId: this.userId,
+        sessionId: v.sessionId,
+        token: v.token,
+        channelId: v.channelId,
+        dave: this.ctx.dave,
+      });
+    } catch (err) {
+      // A voice state the client sent that cannot connect (e.g. a malformed endpoint): as a
+      // voice gateway that could not be reached, not a failed request.
+      const message = err instanceof Error ? err.message : String(err);
+      this.ctx.log({ level: 'warn', message: `guild ${this.guildId}: ${message}` });
+      this.sendClosed(1006, message, false);
+      return;
+    }
     this.conn = conn;
     this.reconnectingReported = false;
     const rx = createPlayer<PlayCtx>(conn, { leadMs: LEAD_MS });
