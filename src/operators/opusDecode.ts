@@ -2,6 +2,8 @@ import { OpusEncoder } from '@discordjs/opus';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { CHANNELS, PCM_FRAME_BYTES, SAMPLE_RATE, type OpusPacket, type PcmFrame } from '../core/audioFormat';
 import { isOpusGap, type JitterItem } from '../core/JitterItem';
+import { RxVoiceError } from '../errors';
+import { describeValue } from './internal/describeValue';
 import { allocInt16, readInt16, toLittleEndian } from './internal/pcm16';
 
 /**
@@ -142,6 +144,11 @@ export function opusDecode(options: OpusDecodeOptions = {}): OperatorFunction<Ji
 
       return source.subscribe({
         next: (item) => {
+          if (!Buffer.isBuffer(item) && (typeof item !== 'object' || item === null || (item as { gap?: unknown }).gap !== true)) {
+            // Not an Opus packet (Buffer) nor a jitterBuffer gap: a typed stream error, never a throw out of next.
+            subscriber.error(new RxVoiceError('BAD_FRAME', `opusDecode: expected an Opus packet (Buffer) or a jitterBuffer gap, got ${describeValue(item)}`));
+            return;
+          }
           let pcm: Buffer | null;
           if (isOpusGap(item)) {
             gaps++;

@@ -3,6 +3,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { PCM_FRAME_BYTES, type OpusPacket, type PcmFrame } from '../core/audioFormat';
 import { voiceDriverThreads } from '../driver/configureVoiceDriver';
 import { RxVoiceError } from '../errors';
+import { describeValue } from './internal/describeValue';
 import { encodeOnCodecThread } from './internal/encodeOnCodecThread';
 import { createOpusEncoder, errorMessage, SIGNALS, type OpusEncoderSettings } from './internal/opusEncoderSettings';
 import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
@@ -93,6 +94,10 @@ export function opusEncode(options: OpusEncodeOptions = {}): OperatorFunction<Pc
       let padded: Buffer | null = null;
       return source.subscribe({
         next: (frame) => {
+          if (!Buffer.isBuffer(frame)) {
+            subscriber.error(new RxVoiceError('BAD_FRAME', `opusEncode: expected a PCM frame (Buffer), got ${describeValue(frame)}`));
+            return;
+          }
           let input = frame;
           if (frame.length !== PCM_FRAME_BYTES) {
             if (frame.length > PCM_FRAME_BYTES) {

@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { CHANNELS, FRAME_MS, SAMPLE_RATE, type PcmFrame } from '../core/audioFormat';
 import { RxVoiceError } from '../errors';
+import { describeValue } from './internal/describeValue';
 import { allocInt16, readInt16, toLittleEndian } from './internal/pcm16';
 
 // Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
@@ -88,6 +89,10 @@ export function resample(options: ResampleOptions): OperatorFunction<Buffer, Pcm
       const state = identical ? new Reframer(frameBytes) : new Converter(from, to, frameBytes, kernel);
       return source.subscribe({
         next: (chunk) => {
+          if (!Buffer.isBuffer(chunk)) {
+            subscriber.error(new RxVoiceError('BAD_FRAME', `resample: expected PCM bytes (Buffer), got ${describeValue(chunk)}`));
+            return;
+          }
           for (const frame of state.push(chunk)) {
             if (subscriber.closed) return;
             subscriber.next(frame);

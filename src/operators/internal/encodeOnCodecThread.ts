@@ -5,6 +5,7 @@ import { currentEmitter, DemandGate, emitAs, withDemand, type FrameDemand } from
 import { frameMediaMs, setFrameMediaMs } from '../../core/mediaTime';
 import { codecPool, type CodecEncoder, type CodecEncoderListener } from '../../driver/internal/CodecPool';
 import { RxVoiceError } from '../../errors';
+import { describeValue } from './describeValue';
 import { createOpusEncoder, errorMessage, type OpusEncoderSettings } from './opusEncoderSettings';
 
 /**
@@ -199,6 +200,12 @@ export function encodeOnCodecThread(
     source.subscribe({
       next: (frame) => {
         if (done || terminal !== null) return;
+        if (!Buffer.isBuffer(frame)) {
+          stop();
+          terminal = { error: new RxVoiceError('BAD_FRAME', `opusEncode: expected a PCM frame (Buffer), got ${describeValue(frame)}`) };
+          finishIfDrained();
+          return;
+        }
         if (frame.length > PCM_FRAME_BYTES) {
           stop();
           terminal = {
