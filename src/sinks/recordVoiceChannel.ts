@@ -1,4 +1,4 @@
-import { mkdirSync, accessSync, constants } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Observable, of, Subject, type SchedulerLike, type Subscription } from 'rxjs';
@@ -13,6 +13,7 @@ import { opusDecode } from '../operators/opusDecode';
 import { SlotPlacer, type PlaceablePacket } from './internal/recording/SlotPlacer';
 import { TrackTimeline, type SlotContent } from './internal/recording/TrackTimeline';
 import { createTrackWriter, type RecordingFormat, type TrackWriter } from './internal/recording/trackWriter';
+import { makeDirectory } from './internal/makeDirectory';
 
 export type { RecordingFormat } from './internal/recording/trackWriter';
 
@@ -28,7 +29,7 @@ export interface RecordVoiceChannelOptions {
   format?: RecordingFormat;
   /** Also write `mix.<ext>`, every user mixed on the same timeline. Default false. */
   mix?: boolean;
-  /** Ends the recording at its first value (it also ends when the connection is destroyed). */
+  /** Ends the recording at its first value or its error (it also ends when the connection is destroyed). */
   until?: Observable<unknown>;
   /**
    * How long a slot stays open for late and reordered packets before it is written, ms.
@@ -37,7 +38,7 @@ export interface RecordVoiceChannelOptions {
   holdMs?: number;
   /** Time between progress values while recording, ms. Default 1000. */
   progressIntervalMs?: number;
-  /** A user's display name for progress and `recording.json` (the voice gateway knows ids only). */
+  /** A user's display name for progress and `recording.json` (the voice gateway knows ids only); a call that throws gives no name. */
   userName?: (userId: string) => string | undefined;
   /** Clock that drives writing; must share `receivedAt`'s time base (default: the shared 20 ms clock). */
   clock?: VoiceClock;
@@ -200,7 +201,7 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
 
   return new Observable<RecordingProgress>((subscriber) => {
     try {
-      mkdirSync(directory, { recursive: true });
+      makeDirectory(directory);
       accessSync(directory, constants.W_OK);
     } catch (err) {
       subscriber.error(new RxVoiceError('SINK_FAILED', `recordVoiceChannel: cannot write to ${directory}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
@@ -301,9 +302,18 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
       }
     };
 
+    /** The user's name from `options.userName`; none when it throws or gives no string. */
+    const nameOf = (userId: string): string | undefined => {
+      try {
+        const name = options.userName?.(userId);
+        return typeof name === 'string' ? name : undefined;
+      } catch {
+        return undefined;
+      }
+    };
     const progress = (files: RecordedFile[] | null): RecordingProgress => {
       const speakers = [...users.values()].map((u): RecordingSpeaker => {
-        const name = options.userName?.(u.userId);
+        const name = nameOf(u.userId);
         return {
           userId: u.userId,
           ...(name !== undefined ? { name } : {}),
@@ -373,7 +383,7 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
           channels: CHANNELS,
           mix: mixWriter ? path.basename(mixWriter.path) : null,
           users: all.map((u) => {
-            const name = options.userName?.(u.userId);
+            const name = nameOf(u.userId);
             return {
               id: u.userId,
               ...(name !== undefined ? { name } : {}),
@@ -428,7 +438,8 @@ export function recordVoiceChannel(conn: VoiceConnection, options: RecordVoiceCh
         complete: () => stop(),
       }),
     );
-    if (options.until) subs.push(options.until.subscribe(() => stop()));
+    // `until`'s first value ends the recording; so does an error of it (the files are still finalized).
+    if (options.until) subs.push(options.until.subscribe({ next: () => stop(), error: () => stop() }));
 
     return () => {
       // Unsubscribed: end now, still leaving valid files (nobody hears about it).

@@ -182,7 +182,41 @@ describe('recordVoiceChannel on the emulator (aligned tracks)', () => {
     writeFileSync(file, 'x');
     const err = await lastValueFrom(recordVoiceChannel(conn, { directory: path.join(file, 'sub') })).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'RxVoiceError', code: 'SINK_FAILED' });
+    // Under /proc, Node's recursive mkdir spins forever; ours fails at the first level.
+    const proc = await lastValueFrom(recordVoiceChannel(conn, { directory: '/proc/rxvoice-test/sub' })).catch((e: unknown) => e);
+    expect(proc).toMatchObject({ name: 'RxVoiceError', code: 'SINK_FAILED' });
   });
+
+  test('an `until` that errors ends the recording like a value; a userName that throws gives no name; nothing is thrown', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown): void => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUncaught);
+    try {
+      const directory = path.join(root, 'until-error');
+      const until = new Subject<void>();
+      const done = lastValueFrom(
+        recordVoiceChannel(conn, {
+          directory,
+          until,
+          userName: () => {
+            throw new Error('no member cache');
+          },
+        }),
+      );
+      await server.speakAs({ userId: 'F', ssrc: 6001, source: { tone: { frequency: 440, durationMs: 300 } }, leaveAfter: true });
+      until.error(new Error('the notifier failed'));
+      const last = await done;
+      expect(last.files!.map((f) => path.basename(f.path)).sort()).toEqual(['F.wav', 'recording.json']);
+      const manifest = JSON.parse(readFileSync(path.join(directory, 'recording.json'), 'utf8')) as RecordingManifest;
+      expect(manifest.users).toEqual([expect.not.objectContaining({ name: expect.anything() })]);
+      await sleep(50);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUncaught);
+    }
+  }, 10000);
 
   test('a user who leaves and rejoins (new SSRC) continues in the same track', async () => {
     const directory = path.join(root, 'rejoin');
