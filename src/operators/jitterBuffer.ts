@@ -3,7 +3,10 @@ import { FRAME_MS, isOpusSilence, SAMPLES_PER_FRAME } from '../core/audioFormat'
 import { OPUS_GAP, type JitterItem } from '../core/JitterItem';
 import { schedulerClock, sharedVoiceClock, type VoiceClock } from '../core/VoiceClock';
 import type { ReceivedPacket } from '../gateway/VoiceReceiver';
+import { RxVoiceError } from '../errors';
 import { sequenceDelta } from '../protocol/rtp';
+
+const isUint = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 
 /** Options of {@link jitterBuffer}. */
 export interface JitterBufferOptions {
@@ -30,6 +33,8 @@ export interface JitterBufferStats {
   duplicates: number;
   /** Packets dropped because the buffer was full (`maxDelayMs` worth). */
   overflow: number;
+  /** Items dropped because they were not packets as the receiver makes them (sequence not a u16, timestamp not a u32, no payload). */
+  malformed: number;
   /** Times playout jumped to follow a sequence discontinuity. */
   resyncs: number;
   /** Current target delay, ms. */
@@ -62,12 +67,17 @@ export interface JitterBufferStats {
 export function jitterBuffer(options: JitterBufferOptions = {}): OperatorFunction<ReceivedPacket, JitterItem> {
   const minDelay = options.delayMs ?? 60;
   const maxDelay = Math.max(minDelay, options.maxDelayMs ?? 200);
+  for (const [name, value] of [['delayMs', minDelay], ['maxDelayMs', options.maxDelayMs ?? 200]] as const) {
+    if (!Number.isFinite(value) || value < 0 || value > 10_000) {
+      throw new RxVoiceError('INVALID_ARGUMENT', `jitterBuffer: ${name} must be a number of ms in 0..10000, got ${String(value)}`);
+    }
+  }
   const maxHeld = Math.ceil(maxDelay / FRAME_MS) + 2;
   return (source) =>
     new Observable<JitterItem>((subscriber) => {
       const clock = options.clock ?? (options.scheduler ? schedulerClock(options.scheduler) : sharedVoiceClock());
       const held = new Map<number, ReceivedPacket>(); // by extended sequence
-      const stats: JitterBufferStats = { played: 0, gaps: 0, late: 0, duplicates: 0, overflow: 0, resyncs: 0, delayMs: minDelay, jitterMs: 0 };
+      const stats: JitterBufferStats = { played: 0, gaps: 0, late: 0, duplicates: 0, overflow: 0, resyncs: 0, malformed: 0, delayMs: minDelay, jitterMs: 0 };
       let highest = -1; // extended sequence of the highest packet seen
       let next = -1; // extended sequence of the next slot to play (-1: idle)
       let startAt = Infinity; // when an idle buffer starts playing
@@ -87,6 +97,11 @@ export function jitterBuffer(options: JitterBufferOptions = {}): OperatorFunctio
       };
 
       const onPacket = (p: ReceivedPacket): void => {
+        // Not an RTP packet as the receiver makes them (a u16 sequence, a u32 timestamp, an arrival time): dropped.
+        if (!isUint(p.sequence, 0xffff) || !isUint(p.timestamp, 0xffffffff) || !Number.isFinite(p.receivedAt) || !Buffer.isBuffer(p.payload)) {
+          stats.malformed++;
+          return;
+        }
         const ext = extend(p.sequence);
         if (next >= 0 && ext < next) {
           stats.late++;

@@ -57,3 +57,35 @@ test('ticks skipped by stalls are played out at once: every packet that came on 
   expect(out.filter((i) => Buffer.isBuffer(i))).toHaveLength(300);
   expect(completed).toBe(true);
 });
+
+test('items that are not receiver packets (NaN or out-of-range sequence/timestamp, no payload) are dropped and counted; the buffer still ends', () => {
+  const clock = manualClock();
+  const input = new Subject<ReceivedPacket>();
+  const out: JitterItem[] = [];
+  let stats: JitterBufferStats | null = null;
+  let completed = false;
+  input.pipe(jitterBuffer({ clock, delayMs: 40, onStats: (s) => (stats = s) })).subscribe({ next: (i) => out.push(i), complete: () => (completed = true) });
+  const bad: unknown[] = [
+    { ...packet(1, 0), sequence: Number.NaN },
+    { ...packet(1, 0), sequence: 70_000 },
+    { ...packet(1, 0), timestamp: -1 },
+    { ...packet(1, 0), receivedAt: Number.NaN },
+    { ...packet(1, 0), payload: 'opus' },
+  ];
+  for (const b of bad) input.next(b as ReceivedPacket);
+  for (let n = 0; n < 5; n++) input.next(packet(10 + n, clock.at));
+  input.complete();
+  for (let i = 0; i < 20 && !completed; i++) {
+    clock.at += 20;
+    clock.tick();
+  }
+  expect(completed).toBe(true);
+  expect(out.filter((i) => Buffer.isBuffer(i))).toHaveLength(5);
+  expect(stats!.malformed).toBe(5);
+});
+
+test('bad options are INVALID_ARGUMENT at call time', () => {
+  for (const o of [{ delayMs: Number.NaN }, { delayMs: -1 }, { maxDelayMs: Number.POSITIVE_INFINITY }, { maxDelayMs: 60_000 }]) {
+    expect(() => jitterBuffer(o)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  }
+});
