@@ -18,7 +18,19 @@ export interface FfmpegSourceOptions {
   args?: readonly string[];
   /** The ffmpeg executable. Default {@link findFfmpeg}`()`. */
   ffmpegPath?: string;
+  /**
+   * For a network URL (`http(s)://`, `rtmp://`, …): a read that gets no data for this long
+   * ends the input (ffmpeg's `-rw_timeout`), so a stalled server ends the source instead of
+   * hanging: ffmpeg 4.1 and 5.1 take it as the end of the input (the source completes with
+   * what came), others fail (`SOURCE_FAILED`). ms, 1–3600000; default 30000. A `-rw_timeout`
+   * in `args` wins.
+   */
+  readTimeoutMs?: number;
 }
+
+/** Default {@link FfmpegSourceOptions.readTimeoutMs}, ms. */
+const DEFAULT_READ_TIMEOUT_MS = 30_000;
+const isNetworkUrl = (input: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(input) && !/^file:/i.test(input);
 
 /**
  * Decodes anything ffmpeg reads into 20 ms PCM frames: each a 3840-byte `Buffer`,
@@ -49,7 +61,7 @@ export interface FfmpegSourceOptions {
  * @param input a file path, a URL (any protocol ffmpeg supports), or a `Readable` of encoded audio.
  * @param options `seekMs`, `filters` (`-af` chain), `args` (extra input args), `ffmpegPath`.
  * @throws {RxVoiceError} `INVALID_ARGUMENT` (synchronously, at call time) on a negative or
- *   non-finite `seekMs`.
+ *   non-finite `seekMs`, or a `readTimeoutMs` outside 1–3600000.
  *
  * @example
  * // An mp3 at half volume, from 1:30, as 3840-byte PCM frames.
@@ -59,9 +71,12 @@ export interface FfmpegSourceOptions {
  * });
  */
 export function ffmpegSource(input: string | Readable, options: FfmpegSourceOptions = {}): Observable<PcmFrame> {
-  const { seekMs = 0 } = options;
+  const { seekMs = 0, readTimeoutMs = DEFAULT_READ_TIMEOUT_MS } = options;
   if (!Number.isFinite(seekMs) || seekMs < 0) {
     throw new RxVoiceError('INVALID_ARGUMENT', `ffmpegSource: seekMs must be a finite number ≥ 0 (ms), got ${seekMs}`);
+  }
+  if (!Number.isInteger(readTimeoutMs) || readTimeoutMs < 1 || readTimeoutMs > 3_600_000) {
+    throw new RxVoiceError('INVALID_ARGUMENT', `ffmpegSource: readTimeoutMs must be an integer in 1..3600000 (ms), got ${readTimeoutMs}`);
   }
   return new Observable<PcmFrame>((subscriber) => {
     if (typeof input !== 'string' && (input.readableEnded || input.destroyed)) {
@@ -117,6 +132,9 @@ function ffmpegArgs(path: string | null, seekMs: number, options: FfmpegSourceOp
     'error',
     ...(path !== null ? ['-nostdin'] : []),
     ...(seekMs > 0 ? ['-ss', (seekMs / 1000).toFixed(3)] : []),
+    ...(path !== null && isNetworkUrl(path) && !(options.args ?? []).includes('-rw_timeout')
+      ? ['-rw_timeout', String((options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS) * 1000)]
+      : []),
     ...(options.args ?? []),
     '-i',
     path ?? 'pipe:0',

@@ -152,6 +152,32 @@ describe('ffmpegSource errors and cleanup', () => {
     expect((error as AudioSourceError).message).toMatch(/No such file/);
   });
 
+  test('an http server that stalls mid-file: the source ends after readTimeoutMs (no hang), the frames before it delivered', async () => {
+    const { createServer } = await import('node:http');
+    const mp3 = readFileSync(fx.path('tone.mp3'));
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': String(mp3.length) });
+      res.write(mp3.subarray(0, mp3.length >> 1)); // half the file, then nothing (the connection stays open)
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/tone.mp3`;
+      const t0 = Date.now();
+      const { values, error } = await collect(ffmpegSource(url, { readTimeoutMs: 1000 }));
+      const elapsed = Date.now() - t0;
+      // ffmpeg 4.1 and 5.1 take the read timeout as the end of the input (exit 0): the source
+      // completes with what came; an ffmpeg that reports it fails with SOURCE_FAILED.
+      if (error !== undefined) expect(error).toMatchObject({ code: 'SOURCE_FAILED' });
+      expect(values.length).toBeGreaterThan(5); // what came before the stall was decoded
+      expect(values.length).toBeLessThan(50); // not the whole 1 s file
+      expect(elapsed).toBeLessThan(15_000); // the timeout fired (1 s), not a hang
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    expect(() => ffmpegSource('http://x/a.mp3', { readTimeoutMs: 0 })).toThrow(RxVoiceError);
+  }, 30_000);
+
   test('corrupt bytes on stdin error (EPIPE is swallowed, nothing crashes)', async () => {
     const { error } = await collect(ffmpegSource(Readable.from([Buffer.alloc(4 << 20, 0x42)])));
     expect(error).toBeInstanceOf(AudioSourceError);
