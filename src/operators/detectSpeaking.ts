@@ -1,6 +1,7 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { isOpusSilence } from '../core/audioFormat';
 import type { ReceivedPacket } from '../gateway/VoiceReceiver';
+import { guardedNext } from './internal/guardedNext';
 
 /** A speaking start or stop derived from packets. */
 export interface SpeakingChange {
@@ -47,7 +48,7 @@ export function detectSpeaking(options: DetectSpeakingOptions = {}): OperatorFun
         subscriber.next({ speaking: false, at: lastSoundAt + hangover });
       };
       const sub = source.subscribe({
-        next: (p) => {
+        next: guardedNext(subscriber, 'detectSpeaking', (p: ReceivedPacket) => {
           if (isOpusSilence(p.payload)) return;
           if (!speaking) {
             speaking = true;
@@ -56,7 +57,7 @@ export function detectSpeaking(options: DetectSpeakingOptions = {}): OperatorFun
           lastSoundAt = p.receivedAt;
           timer?.unsubscribe();
           timer = scheduler.schedule(stop, hangover);
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
           stop();

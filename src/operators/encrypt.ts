@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { sendLaneOf } from '../core/SendLane';
 import type { VoiceConnection } from '../gateway/connectVoice';
 import type { RtpPacket } from './packetize';
+import { guardedNext } from './internal/guardedNext';
 
 /**
  * Transport-encrypts RTP packets with `conn`'s mode and key (`aead_aes256_gcm_rtpsize` or
@@ -20,11 +21,11 @@ export function encrypt(conn: Pick<VoiceConnection, 'transport'>): OperatorFunct
     new Observable<Buffer>((subscriber) => {
       const rtp = sendLaneOf(conn).rtp; // one nonce counter per connection: never reused for a key
       return source.subscribe({
-        next: (packet) => {
+        next: guardedNext(subscriber, 'encrypt', (packet: RtpPacket) => {
           const t = conn.transport;
           if (!t) return;
           subscriber.next(rtp.seal(t.cipher, packet.header, packet.payload));
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

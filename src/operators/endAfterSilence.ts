@@ -2,6 +2,7 @@ import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type Schedul
 import { isOpusSilence } from '../core/audioFormat';
 import type { JitterItem } from '../core/JitterItem';
 import type { ReceivedPacket } from '../gateway/VoiceReceiver';
+import { guardedNext } from './internal/guardedNext';
 
 /** Whether an item carries sound: Opus silence frames and jitter-buffer gaps do not. */
 function isSound(item: ReceivedPacket | JitterItem): boolean {
@@ -35,10 +36,10 @@ export function endAfterSilence<T extends ReceivedPacket | JitterItem>(
       };
       arm();
       const sub = source.subscribe({
-        next: (item) => {
+        next: guardedNext(subscriber, 'endAfterSilence', (item: T) => {
           if (isSound(item)) arm();
           subscriber.next(item);
-        },
+        }),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });

@@ -3,6 +3,7 @@ import { PCM_FRAME_BYTES, type PcmFrame } from '../core/audioFormat';
 import { claimEmitter, DemandGate, withDemand, type FrameDemand } from '../core/FrameDemand';
 import { RxVoiceError } from '../errors';
 import { allocInt16, readInt16, toLittleEndian } from './internal/pcm16';
+import { describeValue } from './internal/describeValue';
 
 // Bound once: a global `Math` lookup per sample is ~20× slower inside jest's vm sandbox.
 const { round, tanh } = Math;
@@ -144,6 +145,10 @@ export function mix(...sources: Observable<PcmFrame>[]): Observable<PcmFrame> {
           source.subscribe({
             next: (frame) => {
               claimEmitter(input.demand);
+              if (!Buffer.isBuffer(frame)) {
+                subscriber.error(new RxVoiceError('BAD_FRAME', `mix: expected a PCM frame (Buffer) from input ${i}, got ${describeValue(frame)}`));
+                return;
+              }
               if (frame.length > PCM_FRAME_BYTES) {
                 subscriber.error(new RxVoiceError('BAD_FRAME', `mix: a PCM frame is at most ${PCM_FRAME_BYTES} bytes, got ${frame.length} from input ${i}`));
                 return;

@@ -3,6 +3,8 @@ import { CHANNELS, type PcmFrame } from '../core/audioFormat';
 import { RxVoiceError } from '../errors';
 import { allocInt16Uninitialized, readInt16, toLittleEndian } from './internal/pcm16';
 import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
+import { describeValue } from './internal/describeValue';
+import { guardedNext } from './internal/guardedNext';
 
 /**
  * Scales PCM frames (s16le, interleaved stereo) by a linear gain — a fixed number or a
@@ -62,12 +64,12 @@ export function volume(gain: number | Observable<number>): MonoTypeOperatorFunct
       if (subscriber.closed) return;
       subscriber.add(
         source.subscribe({
-          next: (frame) => {
+          next: guardedNext(subscriber, 'volume', (frame: PcmFrame) => {
             started = true;
             const from = current;
             current = target;
             subscriber.next(applyGain(frame, from, target));
-          },
+          }),
           error: (err: unknown) => subscriber.error(err),
           complete: () => subscriber.complete(),
         }),
@@ -85,6 +87,7 @@ function checkGain(gain: number): void {
 
 /** `frame` with the gain ramping linearly from `from` to `to` across its sample frames. */
 function applyGain(frame: PcmFrame, from: number, to: number): PcmFrame {
+  if (!Buffer.isBuffer(frame)) throw new RxVoiceError('BAD_FRAME', `volume: expected a PCM frame (Buffer), got ${describeValue(frame)}`);
   if (from === to) {
     if (to === 1) return frame;
     if (to === 0) {

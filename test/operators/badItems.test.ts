@@ -1,5 +1,6 @@
 import { firstValueFrom, from, materialize, toArray, type Observable } from 'rxjs';
-import { opusDecode, opusEncode, resample } from '../../src';
+import { BehaviorSubject } from 'rxjs';
+import { detectSpeaking, mix, opusDecode, opusEncode, resample, volume } from '../../src';
 import { configureVoiceDriver, voiceDriverThreads } from '../../src/driver/configureVoiceDriver';
 
 // Items that are not what an operator takes (plain JavaScript, `as any`) end the stream with a
@@ -36,6 +37,16 @@ test.each(notFrames)('opusDecode, opusEncode (in process and on a codec thread) 
       configureVoiceDriver({ threads: saved });
     }
   }
+  await new Promise((r) => setTimeout(r, 20));
+  expect(uncaught).toEqual([]);
+});
+
+test.each(notFrames)('volume (a value and an Observable of gains), mix and detectSpeaking on %p: BAD_FRAME', async (bad) => {
+  const frames = () => from([Buffer.alloc(3840), bad as Buffer]);
+  expect(await outcome(frames().pipe(volume(0.5)))).toEqual({ kind: 'E', code: 'BAD_FRAME' });
+  expect(await outcome(frames().pipe(volume(new BehaviorSubject(0.5))))).toEqual({ kind: 'E', code: 'BAD_FRAME' });
+  expect(await outcome(mix(frames(), from([Buffer.alloc(3840)])))).toEqual({ kind: 'E', code: 'BAD_FRAME' });
+  expect(await outcome(from([bad as never]).pipe(detectSpeaking()))).toEqual({ kind: 'E', code: 'BAD_FRAME' });
   await new Promise((r) => setTimeout(r, 20));
   expect(uncaught).toEqual([]);
 });
