@@ -51,14 +51,6 @@ export interface GatewayTlsOptions {
  */
 export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): GatewaySocket {
   const events = new Subject<GatewaySocketEvent>();
-  let ws: WebSocket;
-  try {
-    ws = new WebSocket(url, { ...tls, handshakeTimeout: 15_000, perMessageDeflate: false });
-  } catch (err) {
-    // A URL `ws` refuses (e.g. a VOICE_SERVER_UPDATE endpoint that is not host:port): a close
-    // like any failed connect, on the next tick (the caller subscribes after this returns).
-    return failedSocket(`invalid voice gateway URL ${JSON.stringify(url)}: ${err instanceof Error ? err.message : String(err)}`);
-  }
   let closed = false;
   const finish = (code: number, reason: string): void => {
     if (closed) return;
@@ -66,6 +58,16 @@ export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): Gat
     events.next({ type: 'close', code, reason });
     events.complete();
   };
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, { ...tls, handshakeTimeout: 15_000, perMessageDeflate: false });
+  } catch (err) {
+    // A URL `ws` refuses (e.g. a VOICE_SERVER_UPDATE endpoint that is not host:port): a close
+    // like any failed connect, on the next tick (the caller subscribes after this returns).
+    const reason = `invalid voice gateway URL ${JSON.stringify(url)}: ${err instanceof Error ? err.message : String(err)}`;
+    setImmediate(() => finish(1006, reason));
+    return { events$: events.asObservable(), send: () => undefined, close: () => finish(1006, reason) };
+  }
   ws.on('open', () => events.next({ type: 'open' }));
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
@@ -101,16 +103,3 @@ export function openGatewaySocket(url: string, tls: GatewayTlsOptions = {}): Gat
   };
 }
 
-/** A socket that never opened: reports one close (1006, `reason`) asynchronously. */
-function failedSocket(reason: string): GatewaySocket {
-  const events = new Subject<GatewaySocketEvent>();
-  let closed = false;
-  const finish = (): void => {
-    if (closed) return;
-    closed = true;
-    events.next({ type: 'close', code: 1006, reason });
-    events.complete();
-  };
-  setImmediate(finish);
-  return { events$: events.asObservable(), send: () => undefined, close: finish };
-}

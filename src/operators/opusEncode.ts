@@ -3,9 +3,8 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { PCM_FRAME_BYTES, type OpusPacket, type PcmFrame } from '../core/audioFormat';
 import { voiceDriverThreads } from '../driver/configureVoiceDriver';
 import { RxVoiceError } from '../errors';
-import { describeValue } from './internal/describeValue';
 import { encodeOnCodecThread } from './internal/encodeOnCodecThread';
-import { createOpusEncoder, errorMessage, SIGNALS, type OpusEncoderSettings } from './internal/opusEncoderSettings';
+import { badPcmFrame, createOpusEncoder, errorMessage, SIGNALS, type OpusEncoderSettings } from './internal/opusEncoderSettings';
 import { frameMediaMs, setFrameMediaMs } from '../core/mediaTime';
 
 /** Options of {@link opusEncode}. */
@@ -94,18 +93,13 @@ export function opusEncode(options: OpusEncodeOptions = {}): OperatorFunction<Pc
       let padded: Buffer | null = null;
       return source.subscribe({
         next: (frame) => {
-          if (!Buffer.isBuffer(frame)) {
-            subscriber.error(new RxVoiceError('BAD_FRAME', `opusEncode: expected a PCM frame (Buffer), got ${describeValue(frame)}`));
+          const bad = badPcmFrame(frame);
+          if (bad !== null) {
+            subscriber.error(bad);
             return;
           }
           let input = frame;
           if (frame.length !== PCM_FRAME_BYTES) {
-            if (frame.length > PCM_FRAME_BYTES) {
-              subscriber.error(
-                new RxVoiceError('BAD_FRAME', `opusEncode: a PCM frame is at most ${PCM_FRAME_BYTES} bytes (20 ms s16le 48 kHz stereo), got ${frame.length}`),
-              );
-              return;
-            }
             padded ??= Buffer.alloc(PCM_FRAME_BYTES);
             padded.fill(0, frame.copy(padded));
             input = padded;

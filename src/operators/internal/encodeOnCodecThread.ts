@@ -5,8 +5,7 @@ import { currentEmitter, DemandGate, emitAs, withDemand, type FrameDemand } from
 import { frameMediaMs, setFrameMediaMs } from '../../core/mediaTime';
 import { codecPool, type CodecEncoder, type CodecEncoderListener } from '../../driver/internal/CodecPool';
 import { RxVoiceError } from '../../errors';
-import { describeValue } from './describeValue';
-import { createOpusEncoder, errorMessage, type OpusEncoderSettings } from './opusEncoderSettings';
+import { badPcmFrame, createOpusEncoder, errorMessage, type OpusEncoderSettings } from './opusEncoderSettings';
 
 /**
  * Frames of one stream posted to its codec thread or waiting to be, at most: the stream's
@@ -200,17 +199,10 @@ export function encodeOnCodecThread(
     source.subscribe({
       next: (frame) => {
         if (done || terminal !== null) return;
-        if (!Buffer.isBuffer(frame)) {
+        const bad = badPcmFrame(frame);
+        if (bad !== null) {
           stop();
-          terminal = { error: new RxVoiceError('BAD_FRAME', `opusEncode: expected a PCM frame (Buffer), got ${describeValue(frame)}`) };
-          finishIfDrained();
-          return;
-        }
-        if (frame.length > PCM_FRAME_BYTES) {
-          stop();
-          terminal = {
-            error: new RxVoiceError('BAD_FRAME', `opusEncode: a PCM frame is at most ${PCM_FRAME_BYTES} bytes (20 ms s16le 48 kHz stereo), got ${frame.length}`),
-          };
+          terminal = { error: bad };
           finishIfDrained();
           return;
         }

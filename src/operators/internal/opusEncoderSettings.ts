@@ -1,5 +1,7 @@
 import { OpusEncoder } from '@discordjs/opus';
-import { CHANNELS, SAMPLE_RATE } from '../../core/audioFormat';
+import { CHANNELS, PCM_FRAME_BYTES, SAMPLE_RATE } from '../../core/audioFormat';
+import { RxVoiceError } from '../../errors';
+import { describeValue } from './describeValue';
 
 /** libopus encoder CTL request numbers (`opus_defines.h`, libopus 1.3.1 as bundled by @discordjs/opus). */
 const OPUS_SET_COMPLEXITY_REQUEST = 4010;
@@ -34,4 +36,17 @@ export function createOpusEncoder(settings: OpusEncoderSettings): OpusEncoder {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Why `frame` cannot be encoded (not a Buffer, or longer than one 20 ms frame of 3840 bytes;
+ * shorter ones are zero-padded), as the `BAD_FRAME` error both encode paths end with; null
+ * when it can.
+ */
+export function badPcmFrame(frame: unknown): RxVoiceError<'BAD_FRAME'> | null {
+  if (!Buffer.isBuffer(frame)) return new RxVoiceError('BAD_FRAME', `opusEncode: expected a PCM frame (Buffer), got ${describeValue(frame)}`);
+  if (frame.length > PCM_FRAME_BYTES) {
+    return new RxVoiceError('BAD_FRAME', `opusEncode: a PCM frame is at most ${PCM_FRAME_BYTES} bytes (20 ms s16le 48 kHz stereo), got ${frame.length}`);
+  }
+  return null;
 }

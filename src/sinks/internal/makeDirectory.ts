@@ -11,19 +11,21 @@ import * as path from 'node:path';
 export function makeDirectory(directory: string): void {
   const missing: string[] = [];
   let dir = path.resolve(directory);
+  // Up to the nearest level that exists, which must be a directory.
   for (;;) {
+    let isDirectory: boolean;
     try {
-      if (!statSync(dir).isDirectory()) {
-        throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${directory}' (${dir} is a file)`), { code: 'ENOTDIR' });
-      }
-      break;
+      isDirectory = statSync(dir).isDirectory();
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
-      const parent = path.dirname(dir);
       missing.push(dir);
+      const parent = path.dirname(dir);
       if (parent === dir) break;
       dir = parent;
+      continue;
     }
+    if (!isDirectory) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${directory}' (${dir} is a file)`), { code: 'ENOTDIR' });
+    break;
   }
   for (const level of missing.reverse()) {
     try {
